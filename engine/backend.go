@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Backend is the telephony the engine drives: native SIP (package sip) or
+// Asterisk through ARI (package sip/asterisk). The engine owns the call
+// logic; a backend only dials, reports and bridges.
+type Backend interface {
+	// Dial rings one endpoint and blocks until it answers or the attempt
+	// ends. While it rings, progress is called (from the dialing
+	// goroutine) with ProgressRinging. Cancelling ctx cancels the attempt
+	// (CANCEL on SIP, once a provisional response arrived); context.Cause
+	// of ctx is carried in the returned DialError.
+	//
+	// On answer it returns a live Session. On any other end it returns a
+	// *DialError saying how the attempt ended. A backend never re-dials on
+	// its own: after an INVITE went out, an ambiguous failure is reported,
+	// not retried, because a duplicate call is worse than a failed one.
+	Dial(ctx context.Context, req DialRequest, progress func(Progress)) (Session, error)
+	// Bridge joins the media of two answered sessions until the returned
+	// Bridge is closed or either session ends.
+	Bridge(a, b Session) (Bridge, error)
+	// Ready reports whether the backend can place calls now.
+	Ready() error
+}
+
+// DialRequest says what one leg dials.
+type DialRequest struct {
+	CallID string
+	LegID  string
+	// Number is dialed through the backend's routing (trunks).
+	Number string
+	// CallerID is presented to the far end; empty means the trunk default.
+	CallerID string
+	// Peer, when set, is the already-answered session this leg will be
+	// bridged to, so the backend can offer media that fits it (the same
+	// codec, so the relay never transcodes).
+	Peer Session
+}
+
+// Progress is a provisional event of a ringing leg.
+type Progress int
+
+const (
+	// ProgressRinging: the far end is alerting (SIP 180, or 183).
+	ProgressRinging Progress = iota + 1
+)
+
+// Session is one answered leg. Its lifetime is Context(): done when the
+// leg ends for any reason, with context.Cause saying why (ErrRemoteHangup
+// when the far end hung up).
+type Session interface {
+	Context() context.Context
+	// Hangup ends the leg (BYE on SIP). It is idempotent and safe to call
+	// from any goroutine; the cause is recorded as the Context's cause
+	// when the leg was still up.
+	Hangup(ctx context.Context, cause error) error
+}
+
+// Bridge is two sessions' media joined together.
+type Bridge interface {
+	// Close unjoins the media; it does not hang up the sessions.
+	// Idempotent.
+	Close() error
+}
+
+// ErrRemoteHangup is a Session's cause when the far end hung up.
+var ErrRemoteHangup = errors.New("remote hangup")
+
+// DialError is how a Dial attempt ended without an answer.
+type DialError struct {
+	Disposition Disposition
+	// SIPCode is the final response code when one arrived (487 after a
+	// CANCEL, 486 busy, …); 0 when none did (timeout, network failure).
+	SIPCode int
+	// Reason is a short human text (the SIP reason phrase, "timer B", …).
+	Reason string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *DialError) Error() string {
+	s := string(e.Disposition)
+	if e.SIPCode != 0 {
+		s += fmt.Sprintf(" (%d)", e.SIPCode)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// Causes the engine gives to the contexts it cancels, so a backend and the
+// record can tell a ring timeout from a lost race or a hang-up.
+var (
+	// ErrRingTimeout: the attempt rang for its whole ring time.
+	ErrRingTimeout = errors.New("ring time expired")
+	// ErrLostRace: another leg of the same TO_ALL wave answered first.
+	ErrLostRace = errors.New("another leg answered first")
+	// ErrCallStopped: the call was stopped (API hang-up, shutdown, the
+	// other party hung up).
+	ErrCallStopped = errors.New("call stopped")
+)

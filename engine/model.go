@@ -1,0 +1,223 @@
+// Package engine owns the lifecycle of every call: it hunts the from side,
+// then the to side, bridges them, enforces time limits and writes a record
+// of everything that happened. It defines the interfaces it consumes
+// (Backend for the telephony, Store for live state and records) and imports
+// neither a backend nor a store implementation; cmd wires them in.
+package engine
+
+import (
+	"time"
+
+	"github.com/switchboard/switchboard/dialer"
+)
+
+// TargetType is what a value of from or to names.
+type TargetType string
+
+const (
+	TargetNumber TargetType = "Number"
+	TargetAgent  TargetType = "Agent"
+	TargetGroup  TargetType = "Group"
+)
+
+// SideName names one side of a click-to-call.
+type SideName string
+
+const (
+	SideFrom SideName = "from"
+	SideTo   SideName = "to"
+)
+
+// SideRequest is one validated side of a click-to-call request.
+type SideRequest struct {
+	Type     TargetType      `json:"type"`
+	Values   []string        `json:"values"`
+	Strategy dialer.Strategy `json:"strategy"`
+	// RingTime is in seconds (spec: default 20, max 50).
+	RingTime int `json:"ring_time"`
+	// RetryCount is how many times the whole side is retried (max 3).
+	RetryCount int `json:"retry_count"`
+	// CLI is the caller ID presented to this side's legs: a number, or
+	// "AGENT_CLI"; empty means the trunk's default.
+	CLI string `json:"cli,omitempty"`
+	// WebLogin and CallLogin filter agents: "yes", "no" or "na".
+	WebLogin  string `json:"web_login,omitempty"`
+	CallLogin string `json:"call_login,omitempty"`
+}
+
+// CallRequest is a validated click-to-call request. Parsing and validation
+// live in engine/api; the engine trusts what it receives.
+type CallRequest struct {
+	From SideRequest `json:"from"`
+	To   SideRequest `json:"to"`
+
+	// TimeLimit is the maximum talk time in seconds from the bridge; 0
+	// means unlimited.
+	TimeLimit       int  `json:"time_limit,omitempty"`
+	TimeLimitHangup bool `json:"time_limit_hangup"`
+	// TimeLimitAlert are talk-time marks in seconds at which AlertAudio is
+	// played to both parties.
+	TimeLimitAlert []int    `json:"time_limit_alert,omitempty"`
+	AlertAudio     []string `json:"alert_audio,omitempty"`
+	RingTone       string   `json:"ring_tone,omitempty"`
+
+	Sticky          string `json:"sticky,omitempty"`
+	StickyTimeType  string `json:"sticky_time_type,omitempty"`
+	StickyTimeValue int    `json:"sticky_time_value,omitempty"`
+	StickyAgentBusy string `json:"sticky_agent_busy,omitempty"`
+	QueueTimeout    int    `json:"queue_timeout,omitempty"`
+	DNDFilter       string `json:"dnd_filter,omitempty"`
+
+	// Mode is "live" or "developer"; developer requests are validated and
+	// never reach the engine.
+	Mode string `json:"mode,omitempty"`
+}
+
+// CallState is where a call is in its life.
+type CallState string
+
+const (
+	StateDialingFrom CallState = "dialing_from"
+	StateDialingTo   CallState = "dialing_to"
+	StateBridged     CallState = "bridged"
+	StateEnded       CallState = "ended"
+)
+
+// Outcome is how a call ended, set once when it ends.
+type Outcome string
+
+const (
+	// OutcomeCompleted: both sides answered and were bridged.
+	OutcomeCompleted Outcome = "completed"
+	// OutcomeFromUnanswered: nobody on the from side answered.
+	OutcomeFromUnanswered Outcome = "from_unanswered"
+	// OutcomeToUnanswered: from answered, nobody on the to side did.
+	OutcomeToUnanswered Outcome = "to_unanswered"
+	// OutcomeFromHungUp: from hung up before to answered.
+	OutcomeFromHungUp Outcome = "from_hungup"
+	// OutcomeCanceled: stopped by the API or a shutdown before the bridge.
+	OutcomeCanceled Outcome = "canceled"
+	// OutcomeFailed: the engine could not carry the call (backend error,
+	// node lost).
+	OutcomeFailed Outcome = "failed"
+)
+
+// HangupBy names who ended a call.
+type HangupBy string
+
+const (
+	HangupFrom      HangupBy = "from"
+	HangupTo        HangupBy = "to"
+	HangupAPI       HangupBy = "api"
+	HangupTimeLimit HangupBy = "time_limit"
+	HangupSystem    HangupBy = "system"
+)
+
+// Call is the serialisable record of one click-to-call, live or finished.
+type Call struct {
+	ID      string      `json:"callid"`
+	Tenant  string      `json:"user_id"`
+	Node    string      `json:"node"`
+	Request CallRequest `json:"request"`
+
+	State    CallState `json:"state"`
+	Outcome  Outcome   `json:"outcome,omitempty"`
+	HangupBy HangupBy  `json:"hangup_by,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+
+	CreatedAt time.Time  `json:"created_at"`
+	AnswerAt  *time.Time `json:"answered_at,omitempty"` // from side answered
+	BridgedAt *time.Time `json:"bridged_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	// RingSeconds is the time from creation to the bridge (or to the end
+	// when there was no bridge); TalkSeconds is bridge to end.
+	RingSeconds float64 `json:"ring_seconds"`
+	TalkSeconds float64 `json:"talk_seconds"`
+
+	// Legs are every attempt in the order they were made.
+	Legs []*Leg `json:"legs"`
+}
+
+// Live reports whether the call has not ended yet.
+func (c *Call) Live() bool { return c.State != StateEnded }
+
+// Clone returns a deep copy, so a snapshot can leave the call goroutine.
+func (c *Call) Clone() *Call {
+	cp := *c
+	cp.Request.From.Values = append([]string(nil), c.Request.From.Values...)
+	cp.Request.To.Values = append([]string(nil), c.Request.To.Values...)
+	cp.Request.TimeLimitAlert = append([]int(nil), c.Request.TimeLimitAlert...)
+	cp.Request.AlertAudio = append([]string(nil), c.Request.AlertAudio...)
+	cp.AnswerAt, cp.BridgedAt, cp.EndedAt = clonet(c.AnswerAt), clonet(c.BridgedAt), clonet(c.EndedAt)
+	cp.Legs = make([]*Leg, len(c.Legs))
+	for i, l := range c.Legs {
+		cp.Legs[i] = l.Clone()
+	}
+	return &cp
+}
+
+// LegState is where one attempt is.
+type LegState string
+
+const (
+	LegDialing  LegState = "dialing"
+	LegRinging  LegState = "ringing"
+	LegAnswered LegState = "answered"
+	LegEnded    LegState = "ended"
+)
+
+// Disposition is how a leg attempt ended.
+type Disposition string
+
+const (
+	DispAnswered   Disposition = "answered"
+	DispBusy       Disposition = "busy"
+	DispNoAnswer   Disposition = "noanswer"
+	DispRejected   Disposition = "rejected"
+	DispCongestion Disposition = "congestion"
+	DispFailed     Disposition = "failed"
+	DispCanceled   Disposition = "canceled"
+)
+
+// Leg is the record of one attempt to reach one endpoint.
+type Leg struct {
+	// ID is unique across calls: "<callid>-<seq>".
+	ID     string   `json:"leg_id"`
+	CallID string   `json:"callid"`
+	Seq    int      `json:"seq"`
+	Side   SideName `json:"side"`
+	// Target is what the request named (a number, agent id or group id);
+	// Number is what was dialed.
+	TargetType TargetType `json:"target_type"`
+	Target     string     `json:"target"`
+	Number     string     `json:"number"`
+	CallerID   string     `json:"caller_id,omitempty"`
+	// Round is the retry round (0 = first pass); Step the wave index.
+	Round int `json:"round"`
+	Step  int `json:"step"`
+
+	State       LegState    `json:"state"`
+	Disposition Disposition `json:"disposition,omitempty"`
+	SIPCode     int         `json:"sip_code,omitempty"`
+	Reason      string      `json:"reason,omitempty"`
+
+	CreatedAt  time.Time  `json:"created_at"`
+	RingingAt  *time.Time `json:"ringing_at,omitempty"`
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+}
+
+// Clone returns a deep copy.
+func (l *Leg) Clone() *Leg {
+	cp := *l
+	cp.RingingAt, cp.AnsweredAt, cp.EndedAt = clonet(l.RingingAt), clonet(l.AnsweredAt), clonet(l.EndedAt)
+	return &cp
+}
+
+func clonet(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := *t
+	return &v
+}

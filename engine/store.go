@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by a Store for a call it does not hold (never
+// existed, or expired after its retention).
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned by CreateCall when the call id is already taken.
+var ErrExists = errors.New("already exists")
+
+// Store keeps the serialisable record of every call and leg. The memory
+// store (engine/store/memory) and the Redis store (engine/store/redis) both
+// pass the one conformance suite in engine/store/storetest.
+//
+// Every write is a whole-record put keyed by id, so a write retried after a
+// network error (go-redis retries) leaves the same state as one write.
+type Store interface {
+	// CreateCall stores a new call record (its Legs are ignored) and
+	// indexes it as live for its tenant and node. ErrExists if the id is
+	// taken.
+	CreateCall(ctx context.Context, c *Call) error
+	// SaveCall replaces the call's own fields (not its legs).
+	SaveCall(ctx context.Context, c *Call) error
+	// SaveLeg replaces one leg's record within its call.
+	SaveLeg(ctx context.Context, l *Leg) error
+	// EndCall stores the final record (call fields and every leg in
+	// c.Legs), removes the call from the live index and lets it expire
+	// after retention (0: keep forever).
+	EndCall(ctx context.Context, c *Call, retention time.Duration) error
+	// GetCall returns the call with its legs ordered by Seq.
+	GetCall(ctx context.Context, id string) (*Call, error)
+	// ListCalls returns a tenant's calls newest first.
+	ListCalls(ctx context.Context, q CallQuery) (CallPage, error)
+	// LiveCalls returns the ids of calls not yet ended that the node owns
+	// (every node when node is empty).
+	LiveCalls(ctx context.Context, node string) ([]string, error)
+	// Ping reports whether the store can serve.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// CallQuery selects a page of a tenant's calls.
+type CallQuery struct {
+	Tenant string
+	// State filters by CallState when not empty; "live" matches every
+	// state but ended.
+	State string
+	// Since and Until bound CreatedAt (inclusive, exclusive) when not zero.
+	Since, Until time.Time
+	// Limit is the page size: 0 means 50, at most 500.
+	Limit int
+	// Cursor continues a previous page; empty starts at the newest.
+	Cursor string
+}
+
+// CallPage is one page of calls, newest first. NextCursor is empty on the
+// last page.
+type CallPage struct {
+	Calls      []*Call `json:"calls"`
+	NextCursor string  `json:"next_cursor,omitempty"`
+}
