@@ -1,0 +1,460 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/dialer"
+)
+
+// callRun is one live call: the goroutine that drives it and the record it
+// keeps. Only the run goroutine changes the call's own fields; legs are
+// also changed by dialing goroutines, always under mu.
+type callRun struct {
+	e   *Engine
+	log *slog.Logger
+
+	mu   sync.Mutex
+	call *Call
+	seq  int
+
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	stopOnce sync.Once
+	stopBy   HangupBy // set once, before cancel
+
+	// pending counts dialing goroutines still running after their wave
+	// was decided (losers of a TO_ALL wave finishing their CANCEL).
+	pending sync.WaitGroup
+	done    chan struct{}
+}
+
+func newCallRun(e *Engine, c *Call) *callRun {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &callRun{
+		e:      e,
+		log:    e.log.With("call_id", c.ID),
+		call:   c,
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+}
+
+// stop ends the call from outside (API, shutdown). Idempotent: the first
+// caller names who hung up.
+func (r *callRun) stop(by HangupBy, cause error) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.stopBy = by
+		r.mu.Unlock()
+		r.cancel(cause)
+	})
+}
+
+func (r *callRun) stoppedBy() HangupBy {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopBy
+}
+
+// run drives the call from the first ring to the final record. A call
+// always ends with a record, whatever path it takes out.
+func (r *callRun) run() {
+	defer r.e.forget(r.call.ID)
+	defer close(r.done)
+	defer r.cancel(ErrCallStopped)
+
+	req := r.call.Request
+	from := r.hunt(r.ctx, SideFrom, req.From, nil)
+	if from == nil {
+		if by := r.stoppedBy(); by != "" {
+			r.end(OutcomeCanceled, by, "stopped while dialing from")
+		} else {
+			r.end(OutcomeFromUnanswered, HangupSystem, "nobody on the from side answered")
+		}
+		return
+	}
+	now := r.e.opt.Now().UTC()
+	r.setCall(func(c *Call) { c.State, c.AnswerAt = StateDialingTo, &now })
+
+	// While to rings, from may hang up: that stops the to hunt at once.
+	toCtx, cancelTo := context.WithCancelCause(r.ctx)
+	defer cancelTo(nil)
+	go func() {
+		select {
+		case <-from.Context().Done():
+			cancelTo(errFromHungUp)
+		case <-toCtx.Done():
+		}
+	}()
+	to := r.hunt(toCtx, SideTo, req.To, from)
+	if to == nil {
+		r.hangup(from, ErrCallStopped)
+		switch {
+		case context.Cause(toCtx) == errFromHungUp:
+			r.end(OutcomeFromHungUp, HangupFrom, "from hung up while to was ringing")
+		case r.stoppedBy() != "":
+			r.end(OutcomeCanceled, r.stoppedBy(), "stopped while dialing to")
+		default:
+			r.end(OutcomeToUnanswered, HangupSystem, "nobody on the to side answered")
+		}
+		return
+	}
+	cancelTo(nil)
+	r.talk(from, to)
+}
+
+var errFromHungUp = errors.New("from hung up")
+
+// talk bridges the two answered parties and waits for the end.
+func (r *callRun) talk(from, to Session) {
+	defer r.hangup(to, ErrCallStopped)
+	defer r.hangup(from, ErrCallStopped)
+
+	bridge, err := r.e.backend.Bridge(from, to)
+	if err != nil {
+		r.log.Error("bridge failed", "err", err)
+		r.end(OutcomeFailed, HangupSystem, "bridge failed: "+err.Error())
+		return
+	}
+	defer bridge.Close()
+	now := r.e.opt.Now().UTC()
+	r.setCall(func(c *Call) { c.State, c.BridgedAt = StateBridged, &now })
+	r.publishCall(EventBridged)
+
+	var limit <-chan time.Time
+	if tl := r.call.Request.TimeLimit; tl > 0 && r.call.Request.TimeLimitHangup {
+		t := time.NewTimer(time.Duration(tl) * time.Second)
+		defer t.Stop()
+		limit = t.C
+	}
+	var by HangupBy
+	var reason string
+	select {
+	case <-from.Context().Done():
+		by, reason = HangupFrom, "from hung up"
+	case <-to.Context().Done():
+		by, reason = HangupTo, "to hung up"
+	case <-limit:
+		by, reason = HangupTimeLimit, fmt.Sprintf("time limit of %d s reached", r.call.Request.TimeLimit)
+	case <-r.ctx.Done():
+		by, reason = r.stoppedBy(), context.Cause(r.ctx).Error()
+	}
+	r.hangup(from, ErrCallStopped)
+	r.hangup(to, ErrCallStopped)
+	r.end(OutcomeCompleted, by, reason)
+}
+
+// hangup tears a session down on a context that outlives the call's own,
+// with a deadline, so a stopped call still sends its BYEs.
+func (r *callRun) hangup(s Session, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.e.opt.HangupTimeout)
+	defer cancel()
+	if err := s.Hangup(ctx, cause); err != nil {
+		r.log.Debug("hangup", "err", err)
+	}
+}
+
+// hunt rings one side wave by wave (dialer.Plan) and returns the first
+// session that answered, or nil when nobody did or ctx ended.
+func (r *callRun) hunt(ctx context.Context, side SideName, sr SideRequest, peer Session) Session {
+	waves := dialer.Plan(dialer.Side{
+		Targets:  sr.Values,
+		Strategy: sr.Strategy,
+		RingTime: time.Duration(sr.RingTime) * time.Second,
+		Retries:  sr.RetryCount,
+	})
+	for _, w := range waves {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if s := r.wave(ctx, side, sr, w, peer); s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+type dialResult struct {
+	leg     *Leg
+	session Session
+	err     error
+}
+
+// wave rings a wave's targets together. The first answer wins; the others
+// are cancelled at once and finish in the background, and a session that
+// answers after the winner is hung up (ACK then BYE at the SIP level).
+func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dialer.Wave, peer Session) Session {
+	waveCtx, cancelWave := context.WithCancelCause(ctx)
+	ringCtx, cancelRing := context.WithTimeoutCause(waveCtx, w.RingTime, ErrRingTimeout)
+	results := make(chan dialResult, len(w.Targets))
+	for _, target := range w.Targets {
+		leg := r.newLeg(side, sr, target, w)
+		r.pending.Add(1)
+		go func() {
+			defer r.pending.Done()
+			s, err := r.dial(ringCtx, leg, peer)
+			results <- dialResult{leg: leg, session: s, err: err}
+		}()
+	}
+
+	var winner Session
+	remaining := len(w.Targets)
+	for remaining > 0 && winner == nil {
+		res := <-results
+		remaining--
+		if res.err == nil {
+			winner = res.session
+			cancelWave(ErrLostRace)
+			r.legAnswered(res.leg)
+			continue
+		}
+		r.legFailed(ringCtx, res.leg, res.err)
+	}
+	if remaining == 0 {
+		cancelRing()
+		cancelWave(nil)
+		return winner
+	}
+	// Losers still cancelling: record them as they finish without holding
+	// the winner back.
+	r.pending.Add(1)
+	go func() {
+		defer r.pending.Done()
+		defer cancelRing()
+		defer cancelWave(nil)
+		for ; remaining > 0; remaining-- {
+			res := <-results
+			if res.err == nil {
+				r.hangup(res.session, ErrLostRace)
+				r.endLeg(res.leg, DispCanceled, 0, "answered after another leg had won; released")
+				continue
+			}
+			r.legFailed(ringCtx, res.leg, res.err)
+		}
+	}()
+	return winner
+}
+
+// dial places one leg through the backend, recording its progress.
+func (r *callRun) dial(ctx context.Context, leg *Leg, peer Session) (Session, error) {
+	if leg.TargetType != TargetNumber {
+		return nil, &DialError{Disposition: DispFailed, Reason: fmt.Sprintf("%s targets are not supported by this engine yet", leg.TargetType)}
+	}
+	req := DialRequest{CallID: leg.CallID, LegID: leg.ID, Number: leg.Number, CallerID: leg.CallerID, Peer: peer}
+	return r.e.backend.Dial(ctx, req, func(p Progress) {
+		if p != ProgressRinging {
+			return
+		}
+		r.updateLeg(leg, EventLegRinging, func(l *Leg) bool {
+			if l.State != LegDialing {
+				return false
+			}
+			now := r.e.opt.Now().UTC()
+			l.State, l.RingingAt = LegRinging, &now
+			return true
+		})
+	})
+}
+
+func (r *callRun) newLeg(side SideName, sr SideRequest, target string, w dialer.Wave) *Leg {
+	r.mu.Lock()
+	r.seq++
+	leg := &Leg{
+		ID:         fmt.Sprintf("%s-%d", r.call.ID, r.seq),
+		CallID:     r.call.ID,
+		Seq:        r.seq,
+		Side:       side,
+		TargetType: sr.Type,
+		Target:     target,
+		Number:     target,
+		CallerID:   sr.CLI,
+		Round:      w.Round,
+		Step:       w.Step,
+		State:      LegDialing,
+		CreatedAt:  r.e.opt.Now().UTC(),
+	}
+	r.call.Legs = append(r.call.Legs, leg)
+	snap := leg.Clone()
+	r.mu.Unlock()
+	r.saveLeg(snap)
+	r.publishLeg(EventLegDialing, snap)
+	return leg
+}
+
+func (r *callRun) legAnswered(leg *Leg) {
+	r.updateLeg(leg, EventLegAnswered, func(l *Leg) bool {
+		now := r.e.opt.Now().UTC()
+		l.State, l.Disposition, l.SIPCode, l.AnsweredAt = LegAnswered, DispAnswered, 200, &now
+		return true
+	})
+}
+
+// legFailed records why an attempt ended. The engine knows why it
+// cancelled a leg (ring time, lost race, call stopped); the backend knows
+// what the far end said. The cause of the ring context decides between a
+// no-answer and a cancel when the backend reports a cancellation.
+func (r *callRun) legFailed(ringCtx context.Context, leg *Leg, err error) {
+	var de *DialError
+	if !errors.As(err, &de) {
+		de = &DialError{Disposition: DispFailed, Err: err}
+	}
+	disp, reason := de.Disposition, de.Error()
+	if disp == DispCanceled || disp == DispNoAnswer {
+		switch cause := context.Cause(ringCtx); {
+		case errors.Is(cause, ErrRingTimeout):
+			disp, reason = DispNoAnswer, fmt.Sprintf("no answer within %s", leg.ringTime(r.call.Request))
+		case errors.Is(cause, ErrLostRace):
+			disp, reason = DispCanceled, "cancelled: another leg answered first"
+		case cause != nil && disp == DispCanceled:
+			reason = "cancelled: " + cause.Error()
+		}
+	}
+	r.endLeg(leg, disp, de.SIPCode, reason)
+}
+
+func (l *Leg) ringTime(req CallRequest) time.Duration {
+	if l.Side == SideFrom {
+		return time.Duration(req.From.RingTime) * time.Second
+	}
+	return time.Duration(req.To.RingTime) * time.Second
+}
+
+func (r *callRun) endLeg(leg *Leg, disp Disposition, code int, reason string) {
+	r.updateLeg(leg, EventLegEnded, func(l *Leg) bool {
+		if l.State == LegEnded {
+			return false
+		}
+		now := r.e.opt.Now().UTC()
+		l.State, l.Disposition, l.SIPCode, l.Reason, l.EndedAt = LegEnded, disp, code, reason, &now
+		return true
+	})
+}
+
+// updateLeg changes a leg under the call's lock and, when change reports a
+// change, writes it to the store before announcing it.
+func (r *callRun) updateLeg(leg *Leg, ev EventType, change func(*Leg) bool) {
+	r.mu.Lock()
+	if !change(leg) {
+		r.mu.Unlock()
+		return
+	}
+	snap := leg.Clone()
+	r.mu.Unlock()
+	r.saveLeg(snap)
+	r.publishLeg(ev, snap)
+}
+
+func (r *callRun) setCall(change func(*Call)) {
+	r.mu.Lock()
+	change(r.call)
+	snap := r.call.Clone()
+	r.mu.Unlock()
+	ctx, cancel := r.storeCtx()
+	defer cancel()
+	if err := r.e.store.SaveCall(ctx, snap); err != nil {
+		r.log.Error("store: save call", "err", err)
+	}
+}
+
+func (r *callRun) saveLeg(l *Leg) {
+	ctx, cancel := r.storeCtx()
+	defer cancel()
+	if err := r.e.store.SaveLeg(ctx, l); err != nil {
+		r.log.Error("store: save leg", "leg_id", l.ID, "err", err)
+	}
+}
+
+func (r *callRun) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), r.e.opt.StoreTimeout)
+}
+
+func (r *callRun) publishLeg(t EventType, l *Leg) {
+	r.e.events.publish(Event{Type: t, CallID: l.CallID, Tenant: r.call.Tenant, Time: r.e.opt.Now().UTC(), Leg: l})
+}
+
+func (r *callRun) publishCall(t EventType) {
+	r.mu.Lock()
+	snap := r.call.Clone()
+	r.mu.Unlock()
+	r.e.events.publish(Event{Type: t, CallID: snap.ID, Tenant: snap.Tenant, Time: r.e.opt.Now().UTC(), Call: snap})
+}
+
+// end writes the final record. Legs still cancelling get a bounded wait;
+// any still open after it are closed in the record, so the final record
+// never shows a leg without an end.
+func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
+	waited := make(chan struct{})
+	go func() { r.pending.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(r.e.opt.HangupTimeout):
+		r.log.Warn("legs still cancelling at call end")
+	}
+
+	r.mu.Lock()
+	now := r.e.opt.Now().UTC()
+	for _, l := range r.call.Legs {
+		if l.State == LegEnded {
+			continue
+		}
+		if l.State == LegAnswered {
+			l.Reason = string(by) + " ended the call"
+		} else {
+			l.Disposition, l.Reason = DispCanceled, "call ended while this leg was still being cancelled"
+		}
+		l.State, l.EndedAt = LegEnded, &now
+	}
+	finish(r.call, now, outcome, by, reason)
+	snap := r.call.Clone()
+	r.mu.Unlock()
+
+	r.endCallWithRetry(snap)
+	for _, l := range snap.Legs {
+		if l.Disposition == DispAnswered {
+			r.publishLeg(EventLegEnded, l)
+		}
+	}
+	r.e.events.publish(Event{Type: EventCallEnded, CallID: snap.ID, Tenant: snap.Tenant, Time: now, Call: snap})
+	r.log.Info("call ended", "outcome", outcome, "hangup_by", by, "reason", reason,
+		"legs", len(snap.Legs), "talk_seconds", snap.TalkSeconds)
+}
+
+// endCallWithRetry writes the final record, retrying with jittered
+// exponential backoff: the final record is the one write a user must never
+// lose. Whole-record puts make the retries safe.
+func (r *callRun) endCallWithRetry(c *Call) {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := r.storeCtx()
+		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt == 5 {
+			r.log.Error("store: final record lost after retries", "err", err)
+			return
+		}
+		r.log.Warn("store: end call, retrying", "attempt", attempt, "err", err)
+		time.Sleep(backoff/2 + rand.N(backoff))
+		backoff *= 2
+	}
+}
+
+// finish sets the fields of an ended call.
+func finish(c *Call, now time.Time, outcome Outcome, by HangupBy, reason string) {
+	c.State, c.Outcome, c.HangupBy, c.Reason, c.EndedAt = StateEnded, outcome, by, reason, &now
+	if c.BridgedAt != nil {
+		c.RingSeconds = c.BridgedAt.Sub(c.CreatedAt).Seconds()
+		c.TalkSeconds = now.Sub(*c.BridgedAt).Seconds()
+	} else {
+		c.RingSeconds = now.Sub(c.CreatedAt).Seconds()
+	}
+}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Errors the engine returns to its callers (the HTTP API maps them).
+var (
+	// ErrDraining: the node is shutting down and takes no new calls.
+	ErrDraining = errors.New("engine is draining")
+	// ErrCallEnded: the call has already ended.
+	ErrCallEnded = errors.New("call has ended")
+	// ErrNotOwner: the call is live but owned by another engine node.
+	ErrNotOwner = errors.New("call is owned by another node")
+	// ErrTooManyCalls: the node is at its live-call limit.
+	ErrTooManyCalls = errors.New("too many live calls")
+)
+
+// Options configure an Engine. The zero value of every field means its
+// default.
+type Options struct {
+	// NodeID names this engine node in every record it writes; default is
+	// a random id.
+	NodeID string
+	// Retention is how long finished calls are kept; 0 means 7 days, a
+	// negative value keeps them forever.
+	Retention time.Duration
+	// MaxLiveCalls bounds concurrent calls on this node; 0 means 10000.
+	MaxLiveCalls int
+	// StoreTimeout bounds each store write; 0 means 5 s.
+	StoreTimeout time.Duration
+	// HangupTimeout bounds the teardown of a call's legs; 0 means 5 s.
+	HangupTimeout time.Duration
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) init() {
+	if o.NodeID == "" {
+		o.NodeID = "node-" + randomID(8)
+	}
+	switch {
+	case o.Retention == 0:
+		o.Retention = 7 * 24 * time.Hour
+	case o.Retention < 0:
+		o.Retention = 0
+	}
+	if o.MaxLiveCalls == 0 {
+		o.MaxLiveCalls = 10000
+	}
+	if o.StoreTimeout == 0 {
+		o.StoreTimeout = 5 * time.Second
+	}
+	if o.HangupTimeout == 0 {
+		o.HangupTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine runs calls: one goroutine per live call.
+type Engine struct {
+	opt     Options
+	store   Store
+	backend Backend
+	log     *slog.Logger
+	events  *eventHub
+
+	mu       sync.Mutex
+	live     map[string]*callRun
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// New returns an engine that records in store and dials through backend.
+func New(store Store, backend Backend, opt Options) *Engine {
+	opt.init()
+	return &Engine{
+		opt:     opt,
+		store:   store,
+		backend: backend,
+		log:     opt.Logger,
+		events:  newEventHub(),
+		live:    make(map[string]*callRun),
+	}
+}
+
+// NodeID is the id this node writes into its records.
+func (e *Engine) NodeID() string { return e.opt.NodeID }
+
+// Recover ends, with a record, every call the store still lists as live
+// for this node: a previous process with this node id died with them, and
+// native SIP dialogs die with their process. Run it once at start-up,
+// before taking calls.
+func (e *Engine) Recover(ctx context.Context) (int, error) {
+	ids, err := e.store.LiveCalls(ctx, e.opt.NodeID)
+	if err != nil {
+		return 0, fmt.Errorf("recover: list live calls: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		c, err := e.store.GetCall(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("recover: get call %s: %w", id, err)
+		}
+		if !c.Live() {
+			continue
+		}
+		now := e.opt.Now()
+		for _, l := range c.Legs {
+			if l.State != LegEnded {
+				l.State, l.Disposition, l.Reason = LegEnded, DispFailed, "engine node restarted"
+				if l.AnsweredAt != nil {
+					l.Disposition = DispAnswered
+				}
+				l.EndedAt = &now
+			}
+		}
+		finish(c, now, OutcomeFailed, HangupSystem, "engine node restarted while the call was live")
+		if c.BridgedAt != nil {
+			c.Outcome = OutcomeCompleted
+		}
+		if err := e.store.EndCall(ctx, c, e.opt.Retention); err != nil {
+			return n, fmt.Errorf("recover: end call %s: %w", id, err)
+		}
+		e.log.Warn("ended call left live by a previous run", "call_id", id)
+		n++
+	}
+	return n, nil
+}
+
+// Originate validates nothing (engine/api did) and starts a call: the
+// record is in the store before Originate returns, so the call id the
+// caller hands out can always be looked up.
+func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
+	e.mu.Lock()
+	if e.draining {
+		e.mu.Unlock()
+		return nil, ErrDraining
+	}
+	if len(e.live) >= e.opt.MaxLiveCalls {
+		e.mu.Unlock()
+		return nil, ErrTooManyCalls
+	}
+	c := &Call{
+		ID:        NewCallID(e.opt.Now()),
+		Tenant:    tenant,
+		Node:      e.opt.NodeID,
+		Request:   req,
+		State:     StateDialingFrom,
+		CreatedAt: e.opt.Now().UTC(),
+	}
+	run := newCallRun(e, c)
+	e.live[c.ID] = run
+	e.wg.Add(1)
+	e.mu.Unlock()
+
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.StoreTimeout)
+	err := e.store.CreateCall(wctx, c)
+	cancel()
+	if err != nil {
+		e.mu.Lock()
+		delete(e.live, c.ID)
+		e.mu.Unlock()
+		e.wg.Done()
+		return nil, fmt.Errorf("record call: %w", err)
+	}
+	e.events.publish(Event{Type: EventCallCreated, CallID: c.ID, Tenant: tenant, Time: c.CreatedAt, Call: c.Clone()})
+	snapshot := c.Clone()
+	go run.run()
+	return snapshot, nil
+}
+
+// Get returns a tenant's call, live or finished. Another tenant's call is
+// ErrNotFound.
+func (e *Engine) Get(ctx context.Context, tenant, id string) (*Call, error) {
+	c, err := e.store.GetCall(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Tenant != tenant {
+		return nil, ErrNotFound
+	}
+	return c, nil
+}
+
+// List returns a page of the tenant's calls, newest first.
+func (e *Engine) List(ctx context.Context, q CallQuery) (CallPage, error) {
+	return e.store.ListCalls(ctx, q)
+}
+
+// Hangup stops a tenant's call: every leg is hung up or cancelled, and the
+// record says the API ended it. It returns once the stop is requested;
+// the record follows when the call goroutine has torn the legs down.
+func (e *Engine) Hangup(ctx context.Context, tenant, id string) error {
+	e.mu.Lock()
+	run := e.live[id]
+	e.mu.Unlock()
+	if run != nil && run.call.Tenant == tenant {
+		run.stop(HangupAPI, errHangupByAPI)
+		return nil
+	}
+	c, err := e.Get(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if !c.Live() {
+		return ErrCallEnded
+	}
+	return ErrNotOwner
+}
+
+// Wait blocks until the call has ended on this node (or ctx is done).
+func (e *Engine) Wait(ctx context.Context, id string) error {
+	e.mu.Lock()
+	run := e.live[id]
+	e.mu.Unlock()
+	if run == nil {
+		return nil
+	}
+	select {
+	case <-run.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// LiveCalls is how many calls this node is running.
+func (e *Engine) LiveCalls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.live)
+}
+
+// Draining reports whether the node has stopped taking calls.
+func (e *Engine) Draining() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.draining
+}
+
+// Ready reports whether the engine can take calls: not draining, store and
+// backend ready.
+func (e *Engine) Ready(ctx context.Context) error {
+	if e.Draining() {
+		return ErrDraining
+	}
+	if err := e.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := e.backend.Ready(); err != nil {
+		return fmt.Errorf("backend: %w", err)
+	}
+	return nil
+}
+
+// Drain stops taking calls and waits for live calls to finish. When ctx
+// ends first, the calls still live are hung up with a record saying the
+// node shut down, and Drain waits for those records to be written.
+func (e *Engine) Drain(ctx context.Context) {
+	e.mu.Lock()
+	e.draining = true
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	runs := make([]*callRun, 0, len(e.live))
+	for _, r := range e.live {
+		runs = append(runs, r)
+	}
+	e.mu.Unlock()
+	for _, r := range runs {
+		r.stop(HangupSystem, errShutdown)
+	}
+	<-done
+}
+
+// Subscribe returns the events of one call (every call when callID is
+// empty) as they happen on this node, and a function that ends the
+// subscription. Slow subscribers lose events rather than slow calls down;
+// the record in the store is the source of truth.
+func (e *Engine) Subscribe(callID string) (<-chan Event, func()) {
+	return e.events.subscribe(callID)
+}
+
+func (e *Engine) forget(id string) {
+	e.mu.Lock()
+	delete(e.live, id)
+	e.mu.Unlock()
+	e.wg.Done()
+}
+
+var (
+	errHangupByAPI = errors.New("hung up through the API")
+	errShutdown    = errors.New("engine node shut down")
+)
+
+// NewCallID returns a call id in the spirit of the spec's examples
+// ("kn5skxr6161770885161627785"): lowercase base36, 26 characters, a
+// random head and a time-ordered tail, so ids are unique across nodes
+// without coordination.
+func NewCallID(now time.Time) string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	out := make([]byte, 0, 26)
+	for i := 0; i < 7; i++ {
+		out = append(out, alphabet[int(b[i])%36])
+	}
+	ts := fmt.Sprintf("%019d", now.UnixNano())
+	out = append(out, ts...)
+	return string(out[:26])
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}

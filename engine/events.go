@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"sync"
+	"time"
+)
+
+// EventType names a change in a call's life.
+type EventType string
+
+const (
+	EventCallCreated EventType = "call.created"
+	EventLegDialing  EventType = "leg.dialing"
+	EventLegRinging  EventType = "leg.ringing"
+	EventLegAnswered EventType = "leg.answered"
+	EventLegEnded    EventType = "leg.ended"
+	EventBridged     EventType = "call.bridged"
+	EventCallEnded   EventType = "call.ended"
+)
+
+// Event is one change, published after it was written to the store.
+type Event struct {
+	Type   EventType `json:"type"`
+	CallID string    `json:"callid"`
+	Tenant string    `json:"user_id"`
+	Time   time.Time `json:"time"`
+	// Leg is a snapshot of the leg for leg events.
+	Leg *Leg `json:"leg,omitempty"`
+	// Call is a snapshot of the call for call events.
+	Call *Call `json:"call,omitempty"`
+}
+
+// eventHub fans events out to in-process subscribers.
+type eventHub struct {
+	mu   sync.Mutex
+	next int
+	subs map[int]subscription
+}
+
+type subscription struct {
+	callID string
+	ch     chan Event
+}
+
+func newEventHub() *eventHub { return &eventHub{subs: make(map[int]subscription)} }
+
+// subscriberBuffer is deep enough for every event of a long ONE_BY_ONE
+// hunt with retries (10 values × 4 rounds × 4 events, both sides).
+const subscriberBuffer = 512
+
+func (h *eventHub) subscribe(callID string) (<-chan Event, func()) {
+	ch := make(chan Event, subscriberBuffer)
+	h.mu.Lock()
+	id := h.next
+	h.next++
+	h.subs[id] = subscription{callID: callID, ch: ch}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(h.subs, id)
+			h.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+func (h *eventHub) publish(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.subs {
+		if s.callID != "" && s.callID != ev.CallID {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+		default: // a slow subscriber loses the event; the store has it
+		}
+	}
+}
