@@ -1,0 +1,394 @@
+// Package memory is an in-process engine.Store for a single Switchboard
+// node and for tests: no dependency, nothing to run, and the same behaviour
+// as the Redis store (both pass engine/store/storetest). Records live in
+// this process only and are lost when it exits.
+//
+// Values are cloned on the way in and on the way out, so neither the engine
+// nor an API handler can change a stored record by holding a pointer to it.
+// Ended calls with a retention expire at a deadline that every read checks;
+// a janitor goroutine, stopped by Close, frees the memory of expired calls
+// that nobody reads again.
+package memory
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/engine"
+)
+
+var _ engine.Store = (*Store)(nil)
+
+// Options configures a Store. The zero value is ready to use.
+type Options struct {
+	// Now is the clock that retention is measured with; nil means
+	// time.Now. Tests inject a fake clock to expire calls without waiting.
+	Now func() time.Time
+	// SweepInterval is how often the janitor frees expired calls; 0 means
+	// one minute. A negative interval runs no janitor: expired calls are
+	// then invisible but only freed when they are read or listed.
+	SweepInterval time.Duration
+}
+
+// Store is the in-process engine.Store. Its methods are safe for
+// concurrent use; one mutex guards everything, which is ample for the call
+// rates of one node.
+type Store struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	calls   map[string]*entry
+	tenants map[string]map[string]struct{} // tenant -> call ids
+	live    map[string]map[string]struct{} // node -> ids of live calls
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// entry is one stored call: its own fields (Legs always nil) and its legs
+// by Seq, so that SaveLeg replaces in place and GetCall sorts once.
+type entry struct {
+	call    *engine.Call
+	legs    map[int]*engine.Leg
+	expires time.Time // zero: kept until deleted
+}
+
+// New returns an empty Store and starts its janitor unless
+// opts.SweepInterval is negative. Call Close to stop the janitor.
+func New(opts Options) *Store {
+	s := &Store{
+		now:     opts.Now,
+		calls:   map[string]*entry{},
+		tenants: map[string]map[string]struct{}{},
+		live:    map[string]map[string]struct{}{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	every := opts.SweepInterval
+	if every == 0 {
+		every = time.Minute
+	}
+	if every < 0 {
+		close(s.done)
+		return s
+	}
+	go s.janitor(every)
+	return s
+}
+
+func (s *Store) janitor(every time.Duration) {
+	defer close(s.done)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			s.sweep()
+		}
+	}
+}
+
+// sweep frees every expired call.
+func (s *Store) sweep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for id, e := range s.calls {
+		if e.expired(now) {
+			s.remove(id, e)
+		}
+	}
+}
+
+func (e *entry) expired(now time.Time) bool {
+	return !e.expires.IsZero() && !now.Before(e.expires)
+}
+
+// lookup returns the entry of a call that has not expired, freeing an
+// expired one on the way. The caller holds s.mu.
+func (s *Store) lookup(id string) *entry {
+	e := s.calls[id]
+	if e == nil {
+		return nil
+	}
+	if e.expired(s.now()) {
+		s.remove(id, e)
+		return nil
+	}
+	return e
+}
+
+// remove deletes a call and its index entries. The caller holds s.mu.
+func (s *Store) remove(id string, e *entry) {
+	delete(s.calls, id)
+	s.unindex(e)
+}
+
+func (s *Store) unindex(e *entry) {
+	delIndex(s.tenants, e.call.Tenant, e.call.ID)
+	delIndex(s.live, e.call.Node, e.call.ID)
+}
+
+// index records e's tenant, and its node while the call is live.
+func (s *Store) index(e *entry) {
+	addIndex(s.tenants, e.call.Tenant, e.call.ID)
+	if e.call.Live() {
+		addIndex(s.live, e.call.Node, e.call.ID)
+	}
+}
+
+func addIndex(m map[string]map[string]struct{}, key, id string) {
+	set := m[key]
+	if set == nil {
+		set = map[string]struct{}{}
+		m[key] = set
+	}
+	set[id] = struct{}{}
+}
+
+func delIndex(m map[string]map[string]struct{}, key, id string) {
+	if set := m[key]; set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(m, key)
+		}
+	}
+}
+
+// own returns a copy of c without legs, for storing.
+func own(c *engine.Call) *engine.Call {
+	cp := c.Clone()
+	cp.Legs = nil
+	return cp
+}
+
+// CreateCall stores a copy of c without its legs.
+func (s *Store) CreateCall(_ context.Context, c *engine.Call) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lookup(c.ID) != nil {
+		return fmt.Errorf("memory store: create call %s: %w", c.ID, engine.ErrExists)
+	}
+	e := &entry{call: own(c), legs: map[int]*engine.Leg{}}
+	s.calls[c.ID] = e
+	s.index(e)
+	return nil
+}
+
+// SaveCall replaces the call's fields, keeping its legs and any expiry.
+func (s *Store) SaveCall(_ context.Context, c *engine.Call) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(c.ID)
+	if e == nil {
+		return fmt.Errorf("memory store: save call %s: %w", c.ID, engine.ErrNotFound)
+	}
+	s.unindex(e)
+	e.call = own(c)
+	s.index(e)
+	return nil
+}
+
+// SaveLeg inserts or replaces one leg of a stored call.
+func (s *Store) SaveLeg(_ context.Context, l *engine.Leg) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(l.CallID)
+	if e == nil {
+		return fmt.Errorf("memory store: save leg %s: %w", l.ID, engine.ErrNotFound)
+	}
+	e.legs[l.Seq] = l.Clone()
+	return nil
+}
+
+// EndCall stores the final record, takes the call off the live index and
+// sets (retention > 0) or clears (0) its expiry.
+func (s *Store) EndCall(_ context.Context, c *engine.Call, retention time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(c.ID)
+	if e == nil {
+		return fmt.Errorf("memory store: end call %s: %w", c.ID, engine.ErrNotFound)
+	}
+	s.unindex(e)
+	e.call = own(c)
+	for _, l := range c.Legs {
+		e.legs[l.Seq] = l.Clone()
+	}
+	e.expires = time.Time{}
+	if retention > 0 {
+		e.expires = s.now().Add(retention)
+	}
+	addIndex(s.tenants, e.call.Tenant, e.call.ID)
+	return nil
+}
+
+// GetCall returns a copy of the call with its legs ordered by Seq.
+func (s *Store) GetCall(_ context.Context, id string) (*engine.Call, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(id)
+	if e == nil {
+		return nil, fmt.Errorf("memory store: get call %s: %w", id, engine.ErrNotFound)
+	}
+	return e.snapshot(), nil
+}
+
+// snapshot returns a deep copy of the call with its legs in Seq order.
+func (e *entry) snapshot() *engine.Call {
+	c := e.call.Clone()
+	c.Legs = make([]*engine.Leg, 0, len(e.legs))
+	for _, l := range e.legs {
+		c.Legs = append(c.Legs, l.Clone())
+	}
+	slices.SortFunc(c.Legs, func(a, b *engine.Leg) int { return cmp.Compare(a.Seq, b.Seq) })
+	return c
+}
+
+// ListCalls returns a page of the tenant's calls ordered by CreatedAt's
+// unix millisecond and then id, both descending, like the Redis store's
+// index. The cursor is the (millisecond, id) of the page's last call, so
+// a walk neither repeats nor skips calls whatever is created meanwhile.
+func (s *Store) ListCalls(_ context.Context, q engine.CallQuery) (engine.CallPage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 500)
+	var cur *position
+	if q.Cursor != "" {
+		p, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return engine.CallPage{}, fmt.Errorf("memory store: list calls: %w", err)
+		}
+		cur = &p
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type hit struct {
+		pos position
+		e   *entry
+	}
+	var hits []hit
+	for id := range s.tenants[q.Tenant] {
+		e := s.lookup(id)
+		if e == nil || !matches(e.call, q) {
+			continue
+		}
+		p := position{ms: e.call.CreatedAt.UnixMilli(), id: id}
+		if cur == nil || p.after(*cur) {
+			hits = append(hits, hit{p, e})
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int { return a.pos.compare(b.pos) })
+
+	var page engine.CallPage
+	for i, h := range hits {
+		if i == limit {
+			page.NextCursor = hits[i-1].pos.encode()
+			break
+		}
+		page.Calls = append(page.Calls, h.e.snapshot())
+	}
+	return page, nil
+}
+
+// matches applies the query's state and time filters to a call.
+func matches(c *engine.Call, q engine.CallQuery) bool {
+	switch q.State {
+	case "":
+	case "live":
+		if !c.Live() {
+			return false
+		}
+	default:
+		if string(c.State) != q.State {
+			return false
+		}
+	}
+	if !q.Since.IsZero() && c.CreatedAt.Before(q.Since) {
+		return false
+	}
+	return q.Until.IsZero() || c.CreatedAt.Before(q.Until)
+}
+
+// LiveCalls returns, sorted, the ids of the live calls on node (every node
+// when node is empty).
+func (s *Store) LiveCalls(_ context.Context, node string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for n, set := range s.live {
+		if node != "" && n != node {
+			continue
+		}
+		for id := range set {
+			if s.lookup(id) != nil {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Ping always succeeds: an in-process map is always there.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// Close stops the janitor and waits for it. The store keeps answering
+// afterwards (expiry is still checked on read); Close is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+// position is where a call sits in a tenant's listing.
+type position struct {
+	ms int64
+	id string
+}
+
+// compare orders positions newest first: by millisecond, then id,
+// descending.
+func (p position) compare(o position) int {
+	if c := cmp.Compare(o.ms, p.ms); c != 0 {
+		return c
+	}
+	return strings.Compare(o.id, p.id)
+}
+
+// after reports whether p is listed after o, i.e. belongs to the pages
+// that follow a cursor at o.
+func (p position) after(o position) bool { return p.compare(o) > 0 }
+
+func (p position) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.ms, 10) + ":" + p.id))
+}
+
+func decodeCursor(s string) (position, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return position{}, fmt.Errorf("invalid cursor %q", s)
+	}
+	ms, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil {
+		return position{}, fmt.Errorf("invalid cursor %q", s)
+	}
+	return position{ms: n, id: id}, nil
+}
