@@ -61,6 +61,12 @@ type Session interface {
 	Hangup(ctx context.Context, cause error) error
 }
 
+// MediaCounter is implemented by sessions whose backend relays media; the
+// engine copies the counters into the leg's record when the leg ends.
+type MediaCounter interface {
+	MediaStats() MediaStats
+}
+
 // Bridge is two sessions' media joined together.
 type Bridge interface {
 	// Close unjoins the media; it does not hang up the sessions.

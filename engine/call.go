@@ -32,6 +32,8 @@ type callRun struct {
 	// was decided (losers of a TO_ALL wave finishing their CANCEL).
 	pending sync.WaitGroup
 	done    chan struct{}
+	// outcome is set by talk for the final record.
+	outcome ending
 }
 
 func newCallRun(e *Engine, c *Call) *callRun {
@@ -71,7 +73,7 @@ func (r *callRun) run() {
 	defer r.cancel(ErrCallStopped)
 
 	req := r.call.Request
-	from := r.hunt(r.ctx, SideFrom, req.From, nil)
+	from, fromLeg := r.hunt(r.ctx, SideFrom, req.From, nil)
 	if from == nil {
 		if by := r.stoppedBy(); by != "" {
 			r.end(OutcomeCanceled, by, "stopped while dialing from")
@@ -93,9 +95,10 @@ func (r *callRun) run() {
 		case <-toCtx.Done():
 		}
 	}()
-	to := r.hunt(toCtx, SideTo, req.To, from)
+	to, toLeg := r.hunt(toCtx, SideTo, req.To, from)
 	if to == nil {
 		r.hangup(from, ErrCallStopped)
+		r.recordMedia(fromLeg, from)
 		switch {
 		case context.Cause(toCtx) == errFromHungUp:
 			r.end(OutcomeFromHungUp, HangupFrom, "from hung up while to was ringing")
@@ -108,11 +111,15 @@ func (r *callRun) run() {
 	}
 	cancelTo(nil)
 	r.talk(from, to)
+	r.recordMedia(fromLeg, from)
+	r.recordMedia(toLeg, to)
+	r.end(r.talkEnd())
 }
 
 var errFromHungUp = errors.New("from hung up")
 
-// talk bridges the two answered parties and waits for the end.
+// talk bridges the two answered parties and waits for the end; both are
+// hung up when it returns, and r.outcome says how the call ended.
 func (r *callRun) talk(from, to Session) {
 	defer r.hangup(to, ErrCallStopped)
 	defer r.hangup(from, ErrCallStopped)
@@ -120,7 +127,7 @@ func (r *callRun) talk(from, to Session) {
 	bridge, err := r.e.backend.Bridge(from, to)
 	if err != nil {
 		r.log.Error("bridge failed", "err", err)
-		r.end(OutcomeFailed, HangupSystem, "bridge failed: "+err.Error())
+		r.outcome = ending{OutcomeFailed, HangupSystem, "bridge failed: " + err.Error()}
 		return
 	}
 	defer bridge.Close()
@@ -146,9 +153,30 @@ func (r *callRun) talk(from, to Session) {
 	case <-r.ctx.Done():
 		by, reason = r.stoppedBy(), context.Cause(r.ctx).Error()
 	}
-	r.hangup(from, ErrCallStopped)
-	r.hangup(to, ErrCallStopped)
-	r.end(OutcomeCompleted, by, reason)
+	r.outcome = ending{OutcomeCompleted, by, reason}
+}
+
+// ending is how a call ended, decided before the final record is written.
+type ending struct {
+	outcome Outcome
+	by      HangupBy
+	reason  string
+}
+
+func (r *callRun) talkEnd() (Outcome, HangupBy, string) {
+	return r.outcome.outcome, r.outcome.by, r.outcome.reason
+}
+
+// recordMedia copies a leg's media counters into its record.
+func (r *callRun) recordMedia(leg *Leg, s Session) {
+	mc, ok := s.(MediaCounter)
+	if !ok {
+		return
+	}
+	st := mc.MediaStats()
+	r.mu.Lock()
+	leg.Media = &st
+	r.mu.Unlock()
 }
 
 // hangup tears a session down on a context that outlives the call's own,
@@ -162,8 +190,8 @@ func (r *callRun) hangup(s Session, cause error) {
 }
 
 // hunt rings one side wave by wave (dialer.Plan) and returns the first
-// session that answered, or nil when nobody did or ctx ended.
-func (r *callRun) hunt(ctx context.Context, side SideName, sr SideRequest, peer Session) Session {
+// session that answered and its leg, or nil when nobody did or ctx ended.
+func (r *callRun) hunt(ctx context.Context, side SideName, sr SideRequest, peer Session) (Session, *Leg) {
 	waves := dialer.Plan(dialer.Side{
 		Targets:  sr.Values,
 		Strategy: sr.Strategy,
@@ -172,13 +200,13 @@ func (r *callRun) hunt(ctx context.Context, side SideName, sr SideRequest, peer 
 	})
 	for _, w := range waves {
 		if ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
-		if s := r.wave(ctx, side, sr, w, peer); s != nil {
-			return s
+		if s, leg := r.wave(ctx, side, sr, w, peer); s != nil {
+			return s, leg
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 type dialResult struct {
@@ -190,7 +218,7 @@ type dialResult struct {
 // wave rings a wave's targets together. The first answer wins; the others
 // are cancelled at once and finish in the background, and a session that
 // answers after the winner is hung up (ACK then BYE at the SIP level).
-func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dialer.Wave, peer Session) Session {
+func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dialer.Wave, peer Session) (Session, *Leg) {
 	waveCtx, cancelWave := context.WithCancelCause(ctx)
 	ringCtx, cancelRing := context.WithTimeoutCause(waveCtx, w.RingTime, ErrRingTimeout)
 	results := make(chan dialResult, len(w.Targets))
@@ -205,12 +233,13 @@ func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dia
 	}
 
 	var winner Session
+	var winnerLeg *Leg
 	remaining := len(w.Targets)
 	for remaining > 0 && winner == nil {
 		res := <-results
 		remaining--
 		if res.err == nil {
-			winner = res.session
+			winner, winnerLeg = res.session, res.leg
 			cancelWave(ErrLostRace)
 			r.legAnswered(res.leg)
 			continue
@@ -220,7 +249,7 @@ func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dia
 	if remaining == 0 {
 		cancelRing()
 		cancelWave(nil)
-		return winner
+		return winner, winnerLeg
 	}
 	// Losers still cancelling: record them as they finish without holding
 	// the winner back.
@@ -239,7 +268,7 @@ func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dia
 			r.legFailed(ringCtx, res.leg, res.err)
 		}
 	}()
-	return winner
+	return winner, winnerLeg
 }
 
 // dial places one leg through the backend, recording its progress.

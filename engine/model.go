@@ -201,15 +201,31 @@ type Leg struct {
 	SIPCode     int         `json:"sip_code,omitempty"`
 	Reason      string      `json:"reason,omitempty"`
 
+	// Media counts the RTP this leg's party sent to the engine (in) and
+	// the engine sent to it (out), when the backend relays media.
+	Media *MediaStats `json:"media,omitempty"`
+
 	CreatedAt  time.Time  `json:"created_at"`
 	RingingAt  *time.Time `json:"ringing_at,omitempty"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
 }
 
+// MediaStats are a leg's RTP counters.
+type MediaStats struct {
+	PacketsIn  uint64 `json:"packets_in"`
+	PacketsOut uint64 `json:"packets_out"`
+	BytesIn    uint64 `json:"bytes_in"`
+	BytesOut   uint64 `json:"bytes_out"`
+}
+
 // Clone returns a deep copy.
 func (l *Leg) Clone() *Leg {
 	cp := *l
+	if l.Media != nil {
+		m := *l.Media
+		cp.Media = &m
+	}
 	cp.RingingAt, cp.AnsweredAt, cp.EndedAt = clonet(l.RingingAt), clonet(l.AnsweredAt), clonet(l.EndedAt)
 	return &cp
 }
