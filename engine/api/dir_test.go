@@ -78,4 +78,3 @@ func list(n int, f func(i int) string) string {
 func num(base int) func(int) string {
 	return func(i int) string { return fmt.Sprintf("98765%d%04d", base, i) }
 }
-
