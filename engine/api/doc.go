@@ -1,0 +1,159 @@
+// Package api is Switchboard's HTTP surface: the click-to-call API of
+// specs/click-to-call-api.txt (POST /v2/clickToCall/para), a JSON API for
+// the same calls (/v1), and health probes (/healthz, /readyz).
+//
+// # Click-to-call
+//
+// POST /v2/clickToCall/para takes its parameters from the query string
+// and/or an application/x-www-form-urlencoded or multipart/form-data body
+// (file parts are ignored; other bodies are not read). Success is HTTP 200
+// {"callid":…,"status":"success","code":"200"}; a refusal is
+// {"message":…,"status":"error","code":"1506"}. Any other method is 405
+// with Allow: POST and code 1539. Bodies are bounded by MaxBodyBytes
+// (default 64 KiB; beyond: 413, code 1539) and a request by 100 parameters
+// (query and body together, repeats counted; beyond: 400, code 1539).
+//
+// Parameter names are case-sensitive, as the spec spells them; unknown
+// parameters are ignored. Values are trimmed of surrounding spaces; the
+// enumerated values (types, strategies, yes/no/na, mode, sticky options,
+// dndFilter, AGENT_CLI) are matched in any case. A parameter given more
+// than once (in the query and the body, say) must repeat one value, else
+// 1539. An optional parameter with an empty value is treated as absent,
+// except where the spec has an "empty" code (fromType 1502, toType 1504,
+// timeLimit 1532). Integers are plain decimal ("-" allowed so negatives
+// get their own codes, no "+", no fraction, no exponent).
+//
+// # Order of checks
+//
+// One error is returned, the first found, in this order:
+//
+//  1. credentials (CheckCredentials): 1002 user_id missing, 1013 user_id
+//     not an integer, 1014 token missing, 1013 user_id unknown, 1020 token
+//     wrong. 1013 and 1020 are HTTP 401, 1002 and 1014 HTTP 400.
+//  2. mode: live (default) or developer; anything else 1539 (Invalid
+//     format), as the spec has no mode code.
+//  3. fromType then toType: 1502/1504 present but empty, 1503/1505 invalid.
+//  4. presence: 1521 when neither from nor to has a value (absent or
+//     empty), else 1506 / 1507 for the side without one.
+//  5. from values, then to values: more than 10 values 1552/1553 (counted
+//     before anything else), any value over 50 characters 1569, then by
+//     type — Number: every value valid (dialer.ValidNumber) 1508/1509,
+//     then no duplicates 1510/1511; Agent: every id known 1512/1513, then
+//     no duplicates 1514/1515; Group: one id only 1516/1517, known
+//     1518/1519. An empty element ("1,,2") is an invalid value.
+//  6. 1520: from and to of the same type share a value.
+//  7. from settings, then to settings: strategy 1522/1523; ring time
+//     (default 20, 1 to 50) not an integer 1524/1526, negative 1525/1527,
+//     over 50 1550/1551; retry count (default 0, 0 to 3) not an integer
+//     1528/1530, negative 1529/1531, over 3 1548/1549. A ring time of 0 is
+//     refused with 1524/1526: a leg that cannot ring cannot be answered.
+//  8. timeLimit (0 or absent: unlimited; over 999999999 is 1534), then
+//     timeLimitHangup (true/false/1/0/yes/no, default true; else 1539).
+//  9. timeLimitAlert (or the spec's spelling timeLimtAlert; both spellings
+//     given must agree): at most 10 distinct positive integers (1545), each
+//     below timeLimit, which must be set (1547). alertAudio: at most 10
+//     announcement ids, each known (1546); it goes with timeLimitAlert —
+//     either one id played at every mark or one id per mark — and marks
+//     without audio or audio without marks are refused with 1546, since
+//     nothing could be played.
+//  10. ringTone: a known announcement (1535).
+//  11. login filters, from then to: fromWebLogin/fromCallLogin/toWebLogin/
+//     toCallLogin are yes/no/na (default na; invalid 1564/1565/1566/1567 —
+//     the spec prints 1566 as "invalid fromWebLogin value", it is used for
+//     toWebLogin). A value other than na on a Number side is refused with
+//     the same code (the spec allows the filters for agents and groups
+//     only). A CallLogin filter with TO_ALL is 1556/1557. Then the agents
+//     the side may ring are narrowed by WebLogin (none left: 1536, or 1537
+//     for a group; 1541/1542 on the to side), then by CallLogin
+//     (1538/1540, 1543/1544), and on an Agent side at least one agent left
+//     must be available (1578/1579). Group availability is not checked: a
+//     group call waits for a free member (queueTimeout).
+//  12. fromCLI, then toCLI: a valid number or AGENT_CLI (1554/1555).
+//     AGENT_CLI needs an Agent or Group side (1580/1581); fromCLI=AGENT_CLI
+//     a to side that is not a Group (1585); and every agent the side may
+//     ring (named agents, or all group members) must have a CLI
+//     (1582/1583), so the caller ID is never undefined.
+//  13. sticky: yes/no/na (default na; else 1539). A value for
+//     stickyTimeType, stickyTimeValue or stickyAgentBusy without sticky=yes
+//     is 1561. With sticky=yes exactly one of fromType/toType must be Number
+//     (1558), and that Number side must hold a single number (1576/1577).
+//     Then stickyTimeType min/hour/day/month/permanent (default day; 1559),
+//     stickyTimeValue an integer ≥ 1 (default 1, the spec giving none;
+//     1560), stickyAgentBusy retrySame/retryNewSticky/retryTemp (default
+//     retrySame; 1562). The defaults are filled in whatever sticky is.
+//  14. queueTimeout (default 60): given while neither side is a Group
+//     1568, else an integer ≥ 0 (1563).
+//  15. dndFilter: from/to/both (1570); a checked side must be of type
+//     Number (1571/1572, from first), then none of its numbers may be on
+//     the tenant's DND list (1573/1574).
+//
+// Where a condition depends only on other parameters (1561, 1568) it is
+// checked before the value itself; where it depends on the value (1556,
+// 1580, 1585), after. Every value is checked against 50 characters (1569)
+// before anything else is done with it; credentials are not (they are
+// compared, never stored or echoed).
+//
+// # Codes not produced by validation
+//
+//   - 1501 Connection Issue is the engine's refusal, not validation's:
+//     engine.ErrDraining → 503 with Retry-After: 5, engine.ErrTooManyCalls
+//     → 429 with Retry-After: 1, any other Originate failure (the store) →
+//     503, logged. Never a 500 for a client's mistake; a panic in a handler
+//     is recovered into a logged 500 with the surface's JSON error body
+//     (code 1501 on /v2, "internal" on /v1).
+//   - 1576/1577 are produced only for sticky=yes (step 13): ONE_BY_ONE and
+//     TO_ALL both admit several values, and Group sides take one id with
+//     their own codes 1516/1517, so sticky's one customer number is the
+//     only place where several values are not allowed.
+//   - 1575 (DND API connection error) is never produced: Directory.DND
+//     cannot fail. A DND service that can fail would give DND an error
+//     result, mapped to 1575.
+//   - 1584 (at least one agent in from or to) is never produced: a
+//     Number-to-Number call is the spec's own example and default.
+//   - 105 appears only in the spec's sample error body; 1503 is the code
+//     for an invalid fromType.
+//
+// # Developer mode
+//
+// mode=developer runs every check and answers success without dialing:
+// HTTP 200 {"callid":"","status":"success","code":"200"} — the empty call
+// id can never be mistaken for a call to look up. Directory look-ups still
+// happen, so developer mode reports what live mode would.
+//
+// # JSON API
+//
+// /v1 is authenticated by HTTP Basic (user name user_id, password token);
+// missing or wrong credentials are 401 with WWW-Authenticate and
+// {"error":{"code":"unauthorized","message":…}}. Errors are
+// {"error":{"code":…,"message":…}}: the spec's numbered codes with their
+// HTTP statuses for validation, and malformed_json, unknown_parameter,
+// invalid_value (400), body_too_large (413), not_found (404), call_ended
+// and not_owner (409), 1501 (503, engine or store unavailable).
+//
+//   - POST /v1/calls takes a JSON object whose keys are the click-to-call
+//     parameter names (user_id and token excepted: credentials are Basic)
+//     and runs the same validation. Values are strings, numbers (kept as
+//     written), booleans or null (absent); from, to, timeLimitAlert and
+//     alertAudio may also be arrays of strings and numbers (without commas
+//     in an element). Unknown or repeated keys, nested objects and data
+//     after the object are 400. 201 with the call record and a Location;
+//     developer mode is 200 {"mode":"developer","valid":true}.
+//   - GET /v1/calls/{callid}: the record; 404 for an unknown call and for
+//     another tenant's.
+//   - GET /v1/calls?state=&since=&until=&limit=&cursor=: a CallPage, newest
+//     first. state is live, dialing_from, dialing_to, bridged or ended;
+//     since/until RFC 3339 with since before until; limit 0 (50) to 500.
+//   - DELETE /v1/calls/{callid}: 202 when the hang-up was requested, 409
+//     call_ended, 409 not_owner when the call is live on another node (only
+//     that node can hang it up), 404 unknown or another tenant's.
+//   - GET /v1/calls/{callid}/events: Server-Sent Events — event "call" with
+//     the current record, then each engine.Event as "event: <type>" and
+//     "data: <json>", ending after call.ended (at once for an ended call).
+//     Idle streams get a comment every SSEHeartbeat, and a look at the
+//     stored record: a call that ended unseen by this node (another node,
+//     a lost event) ends the stream with a call.ended built from it.
+//
+// GET /healthz is 200 {"status":"ok"} while the process serves; GET
+// /readyz is 200 {"status":"ready"}, or 503 with the reason from
+// Engine.Draining or Engine.Ready.
+package api
