@@ -110,7 +110,7 @@ type sseStream struct {
 // event sends one engine event of call id and reports whether it ended
 // the call.
 func (st *sseStream) event(ev engine.Event, id, tenant string) (bool, error) {
-	if ev.CallID != id || ev.Tenant != tenant {
+	if ev.CallID != id || (ev.Tenant != "" && ev.Tenant != tenant) {
 		return false, nil
 	}
 	if err := st.send(string(ev.Type), ev); err != nil {
