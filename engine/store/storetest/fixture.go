@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,7 @@ func fullLeg(callID string, seq int, created time.Time) *engine.Leg {
 		Number: "+15550107", CallerID: "+15550199", Round: 1, Step: 2,
 		State: engine.LegRinging, Disposition: engine.DispAnswered,
 		SIPCode: 200, Reason: "ok",
+		Media: &engine.MediaStats{PacketsIn: 3000, PacketsOut: 2998, BytesIn: 516000, BytesOut: 515656},
 		CreatedAt:  created.Add(time.Duration(seq) * time.Millisecond),
 		RingingAt:  at(time.Second + 1),
 		AnsweredAt: at(2*time.Second + 2),
@@ -122,7 +124,7 @@ func canon(t *testing.T, c *engine.Call) string {
 		return "null"
 	}
 	cp := c.Clone()
-	slices.SortFunc(cp.Legs, func(a, b *engine.Leg) int { return a.Seq - b.Seq })
+	slices.SortFunc(cp.Legs, func(a, b *engine.Leg) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(cp.Legs) == 0 {
 		cp.Legs = nil
 	}

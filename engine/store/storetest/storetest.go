@@ -179,6 +179,7 @@ func testFreshCopies(t *testing.T, s engine.Store) {
 	c.Reason, c.Request.From.Values[0], c.Request.TimeLimitAlert[0] = "changed", "x", 1
 	*c.AnswerAt = c.AnswerAt.Add(time.Hour)
 	l.State, *l.RingingAt = engine.LegEnded, l.RingingAt.Add(time.Hour)
+	l.Media.PacketsOut = 1
 	want := withLegs(orig, origLeg)
 	assertCall(t, mustGet(t, s, c.ID), want)
 
@@ -187,6 +188,7 @@ func testFreshCopies(t *testing.T, s engine.Store) {
 	got.State, got.Request.To.Values[0], got.Request.AlertAudio[0] = engine.StateEnded, "y", "z"
 	*got.BridgedAt = got.BridgedAt.Add(time.Hour)
 	got.Legs[0].Number, *got.Legs[0].AnsweredAt = "0", time.Time{}
+	got.Legs[0].Media.BytesIn = 1
 	got.Legs = append(got.Legs, fullLeg(c.ID, 2, base))
 	assertCall(t, mustGet(t, s, c.ID), want)
 

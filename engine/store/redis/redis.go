@@ -1,0 +1,405 @@
+// Package redis is the engine.Store kept in Redis, so that every Switchboard
+// node sees every call and a call's record outlives the node that ran it.
+// It passes the same conformance suite as the memory store
+// (engine/store/storetest).
+//
+// # Key layout
+//
+// P is Options.Prefix ("sb" by default; it must not contain '{' or '}').
+//
+//	P:{c:<callid>}          HASH  field "call": JSON of the call without legs
+//	                              field "leg:<seq, %06d>": JSON of one leg
+//	P:{t:<tenant>}:calls    ZSET  member call id, score CreatedAt in unix ms
+//	P:live:{n:<node>}       SET   ids of the node's live calls
+//	P:live:nodes            SET   every node that ever had a live call
+//
+// Why this shape:
+//
+//   - One hash per call holds the whole record, so GetCall is one HGETALL
+//     and a leg write touches one field: legs written concurrently by many
+//     goroutines never overwrite each other, and no client reads before
+//     it writes.
+//   - The {c:<callid>} hash tag keeps a call's data in one cluster slot.
+//     Every write to it is one command on that single key: HSETNX for
+//     CreateCall, otherwise a Lua script that checks that the call exists
+//     and then HSETs whole fields (and sets or clears the TTL): atomic,
+//     idempotent, and unable to resurrect an expired call or leave a hash
+//     of orphan legs behind. No MULTI is needed, so nothing uses
+//     TxPipelined.
+//   - Indexes live in other slots ({t:..}, {n:..}), so a method's index
+//     updates go with its hash script in one plain (non-transactional)
+//     pipeline: one round trip. Index entries are hints that readers verify
+//     against the hash: ListCalls drops (and ZREMs) ids whose hash is gone
+//     or belongs to another tenant, LiveCalls drops (and SREMs) ids whose
+//     record is ended, gone or on another node. An index write that was
+//     applied without its hash write therefore never shows, and ended calls
+//     leave the tenant index lazily, after their hash expires.
+//   - The node set lets LiveCalls("") find every live set without SCAN,
+//     which a cluster would have to run on every master.
+//
+// Ordering and paging use the ZSET score (CreatedAt's unix millisecond)
+// then the call id, both descending, as ZREVRANGEBYSCORE returns them. The
+// cursor is the (score, id) of a page's last call; the next page re-reads
+// the calls that share that score and keeps those with a smaller id, so
+// calls created in the same millisecond are neither repeated nor skipped.
+//
+// # Round trips
+//
+// SaveCall, SaveLeg, EndCall, GetCall and Ping: 1. CreateCall: 2 (the
+// index pipeline, then HSETNX on the hash; the indexes are in other slots,
+// so one script cannot do both in a cluster).
+// LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries).
+// ListCalls: 2 per window of candidates, usually one window (+1 to drop
+// expired entries).
+//
+// A CreateCall whose HSETNX reply is lost and that go-redis retries
+// answers ErrExists for its own write. The engine then fails the
+// origination; the record it left is live on the node, so the node's next
+// Recover ends it with a record.
+package redis
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchboard/switchboard/engine"
+)
+
+var _ engine.Store = (*Store)(nil)
+
+// Options configures a Store. The zero value suits a single Redis.
+type Options struct {
+	// Prefix starts every key; empty means "sb". Give each deployment
+	// (and each test) sharing one Redis its own.
+	Prefix string
+	// MasterName, when set, makes New treat the URL's host as a Redis
+	// Sentinel and connect to the master it names (failover).
+	MasterName string
+	// Cluster makes New treat the URL's host as a seed node of a Redis
+	// Cluster.
+	Cluster bool
+	// IndexRetention, when positive, makes every EndCall trim the call's
+	// tenant index of calls created longer ago than this, so that the
+	// index stays bounded even when old calls are never listed. Calls
+	// past it are no longer listed but remain readable with GetCall until
+	// their own retention ends. Set it above the longest retention given
+	// to EndCall plus the longest call, or leave it 0 to rely on ListCalls
+	// dropping expired calls as it meets them.
+	IndexRetention time.Duration
+}
+
+// Store is the Redis engine.Store. It is safe for concurrent use.
+type Store struct {
+	c     goredis.UniversalClient
+	owned bool
+	opts  Options
+}
+
+// New connects to the Redis at url (redis://, rediss:// or unix://, in
+// the form goredis.ParseURL accepts) and checks it with PING.
+func New(ctx context.Context, url string, opts Options) (*Store, error) {
+	po, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %w", err)
+	}
+	uo, err := universal(po, opts)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %w", err)
+	}
+	s := NewFromClient(goredis.NewUniversalClient(uo), opts)
+	s.owned = true
+	if err := s.Ping(ctx); err != nil {
+		_ = s.c.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// universal carries everything ParseURL can set into UniversalOptions, so
+// that the same URL can name a single server, a Sentinel or a cluster
+// seed, as opts says.
+func universal(o *goredis.Options, opts Options) (*goredis.UniversalOptions, error) {
+	uo := &goredis.UniversalOptions{
+		Addrs:      []string{o.Addr},
+		ClientName: o.ClientName,
+		DB:         o.DB,
+		Protocol:   o.Protocol,
+		Username:   o.Username,
+		Password:   o.Password,
+
+		MaxRetries:      o.MaxRetries,
+		MinRetryBackoff: o.MinRetryBackoff,
+		MaxRetryBackoff: o.MaxRetryBackoff,
+		DialTimeout:     o.DialTimeout,
+		ReadTimeout:     o.ReadTimeout,
+		WriteTimeout:    o.WriteTimeout,
+
+		PipelinePoolSize:        o.PipelinePoolSize,
+		PipelineReadBufferSize:  o.PipelineReadBufferSize,
+		PipelineWriteBufferSize: o.PipelineWriteBufferSize,
+
+		PoolFIFO:              o.PoolFIFO,
+		PoolSize:              o.PoolSize,
+		MaxConcurrentDials:    o.MaxConcurrentDials,
+		PoolTimeout:           o.PoolTimeout,
+		MinIdleConns:          o.MinIdleConns,
+		MaxIdleConns:          o.MaxIdleConns,
+		MaxActiveConns:        o.MaxActiveConns,
+		ConnMaxIdleTime:       o.ConnMaxIdleTime,
+		ConnMaxLifetime:       o.ConnMaxLifetime,
+		ConnMaxLifetimeJitter: o.ConnMaxLifetimeJitter,
+
+		TLSConfig:     o.TLSConfig,
+		MasterName:    opts.MasterName,
+		IsClusterMode: opts.Cluster,
+	}
+	if opts.MasterName != "" && opts.Cluster {
+		return nil, errors.New("options MasterName and Cluster exclude each other")
+	}
+	if o.Network == "unix" {
+		if opts.MasterName != "" || opts.Cluster {
+			return nil, errors.New("a unix socket URL names a single server, not a Sentinel or a cluster")
+		}
+		// UniversalOptions has no Network: dial the socket ourselves.
+		uo.Dialer = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", addr)
+		}
+	}
+	return uo, nil
+}
+
+// NewFromClient returns a Store on an existing client. The caller keeps
+// the client: Close does not close it.
+func NewFromClient(c goredis.UniversalClient, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = "sb"
+	}
+	return &Store{c: c, opts: opts}
+}
+
+func (s *Store) callKey(id string) string { return s.opts.Prefix + ":{c:" + id + "}" }
+func (s *Store) tenantKey(tenant string) string {
+	return s.opts.Prefix + ":{t:" + tenant + "}:calls"
+}
+func (s *Store) liveKey(node string) string { return s.opts.Prefix + ":live:{n:" + node + "}" }
+func (s *Store) nodesKey() string           { return s.opts.Prefix + ":live:nodes" }
+
+// callField holds the call's own fields; legField one leg's. Zero-padding
+// makes the field names sort in Seq order wherever they are sorted as text
+// (tools, dumps); hash fields have no order, so GetCall sorts by the Seq
+// inside each record.
+const callField = "call"
+
+func legField(seq int) string { return fmt.Sprintf("leg:%06d", seq) }
+
+// putScript writes whole fields of an existing call's hash. KEYS[1] is the
+// hash; ARGV[1] is the TTL in ms (>0 sets it, 0 clears it, -1 keeps it);
+// the rest are field, value pairs. It returns 0, writing nothing, when the
+// call is not there (never created, or expired).
+const putScript = `
+if redis.call('HEXISTS', KEYS[1], 'call') == 0 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) elseif ttl == 0 then redis.call('PERSIST', KEYS[1]) end
+return 1`
+
+const keepTTL = -1
+
+// callJSON encodes the call's own fields; legs have fields of their own.
+func callJSON(c *engine.Call) (string, error) {
+	own := *c
+	own.Legs = nil
+	b, err := json.Marshal(&own)
+	return string(b), err
+}
+
+// CreateCall indexes the call, then stores it if its id is free: two round
+// trips, because the indexes are in other slots than the hash and the
+// HSETNX alone decides whether the id was free. Indexing first means a
+// failure in between leaves only index hints without a record, which
+// readers drop, never a record that no index leads to (Recover could not
+// end it). ZADD NX keeps a rejected duplicate from moving the existing
+// call in its tenant's listing; its other hints fail the readers' checks
+// (tenant, node) and are dropped.
+func (s *Store) CreateCall(ctx context.Context, c *engine.Call) error {
+	js, err := callJSON(c)
+	if err != nil {
+		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
+	}
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		p.ZAddNX(ctx, s.tenantKey(c.Tenant), goredis.Z{Score: float64(c.CreatedAt.UnixMilli()), Member: c.ID})
+		s.queueLive(ctx, p, c)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
+	}
+	ok, err := s.c.HSetNX(ctx, s.callKey(c.ID), callField, js).Result()
+	if err != nil {
+		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
+	}
+	if !ok {
+		return fmt.Errorf("redis store: create call %s: %w", c.ID, engine.ErrExists)
+	}
+	return nil
+}
+
+// queueLive puts the call in its node's live set while it is live and
+// takes it out once it has ended.
+func (s *Store) queueLive(ctx context.Context, p goredis.Pipeliner, c *engine.Call) {
+	if c.Live() {
+		p.SAdd(ctx, s.liveKey(c.Node), c.ID)
+		p.SAdd(ctx, s.nodesKey(), c.Node)
+	} else {
+		p.SRem(ctx, s.liveKey(c.Node), c.ID)
+	}
+}
+
+// SaveCall replaces the call's own fields and keeps its live index in step
+// with its state, in one round trip.
+func (s *Store) SaveCall(ctx context.Context, c *engine.Call) error {
+	js, err := callJSON(c)
+	if err != nil {
+		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
+	}
+	var put *goredis.Cmd
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		put = p.Eval(ctx, putScript, []string{s.callKey(c.ID)}, keepTTL, callField, js)
+		s.queueLive(ctx, p, c)
+		return nil
+	})
+	return s.written("save call", c.ID, put, err)
+}
+
+// SaveLeg replaces one leg's field in its call's hash: one script, one
+// round trip.
+func (s *Store) SaveLeg(ctx context.Context, l *engine.Leg) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("redis store: save leg %s: %w", l.ID, err)
+	}
+	put := s.c.Eval(ctx, putScript, []string{s.callKey(l.CallID)}, keepTTL, legField(l.Seq), string(b))
+	return s.written("save leg", l.ID, put, put.Err())
+}
+
+// EndCall writes the final record and its TTL atomically, takes the call
+// off the live index and refreshes (and optionally trims) the tenant
+// index, in one round trip.
+func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Duration) error {
+	js, err := callJSON(c)
+	if err != nil {
+		return fmt.Errorf("redis store: end call %s: %w", c.ID, err)
+	}
+	ttl := int64(0)
+	if retention > 0 {
+		ttl = max(retention.Milliseconds(), 1)
+	}
+	args := []any{ttl, callField, js}
+	for _, l := range c.Legs {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return fmt.Errorf("redis store: end call %s: leg %d: %w", c.ID, l.Seq, err)
+		}
+		args = append(args, legField(l.Seq), string(b))
+	}
+	var put *goredis.Cmd
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		put = p.Eval(ctx, putScript, []string{s.callKey(c.ID)}, args...)
+		tk := s.tenantKey(c.Tenant)
+		p.ZAdd(ctx, tk, goredis.Z{Score: float64(c.CreatedAt.UnixMilli()), Member: c.ID})
+		p.SRem(ctx, s.liveKey(c.Node), c.ID)
+		if s.opts.IndexRetention > 0 {
+			oldest := time.Now().Add(-s.opts.IndexRetention).UnixMilli()
+			p.ZRemRangeByScore(ctx, tk, "-inf", "("+strconv.FormatInt(oldest, 10))
+		}
+		return nil
+	})
+	return s.written("end call", c.ID, put, err)
+}
+
+// written turns a putScript result into the method's error.
+func (s *Store) written(op, id string, put *goredis.Cmd, err error) error {
+	if err != nil {
+		return fmt.Errorf("redis store: %s %s: %w", op, id, err)
+	}
+	n, err := put.Int()
+	if err != nil {
+		return fmt.Errorf("redis store: %s %s: %w", op, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis store: %s %s: %w", op, id, engine.ErrNotFound)
+	}
+	return nil
+}
+
+// GetCall reads the call's hash in one HGETALL.
+func (s *Store) GetCall(ctx context.Context, id string) (*engine.Call, error) {
+	m, err := s.c.HGetAll(ctx, s.callKey(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: get call %s: %w", id, err)
+	}
+	c, err := decodeCall(id, m)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: get call %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// decodeCall rebuilds a call from its hash. A hash without the call field
+// is no call (ErrNotFound); a field that does not decode is an error.
+func decodeCall(id string, m map[string]string) (*engine.Call, error) {
+	js, ok := m[callField]
+	if !ok {
+		return nil, engine.ErrNotFound
+	}
+	var c engine.Call
+	if err := json.Unmarshal([]byte(js), &c); err != nil {
+		return nil, fmt.Errorf("decode call: %w", err)
+	}
+	if c.ID != id {
+		return nil, fmt.Errorf("decode call: record holds id %q", c.ID)
+	}
+	c.Legs = nil
+	for f, v := range m {
+		if !strings.HasPrefix(f, "leg:") {
+			continue
+		}
+		l := new(engine.Leg)
+		if err := json.Unmarshal([]byte(v), l); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", f, err)
+		}
+		c.Legs = append(c.Legs, l)
+	}
+	slices.SortFunc(c.Legs, func(a, b *engine.Leg) int { return cmp.Compare(a.Seq, b.Seq) })
+	return &c, nil
+}
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the client if New made it.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	if err := s.c.Close(); err != nil {
+		return fmt.Errorf("redis store: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/engine/store/storetest"
+	"github.com/switchboard/switchboard/test/redistest"
+)
+
+// newTestStore returns a store on url with a key prefix of the test's own,
+// and deletes the test's keys afterwards so a shared server stays clean.
+func newTestStore(t *testing.T, url string, opts Options) *Store {
+	t.Helper()
+	opts.Prefix = redistest.Prefix(t)
+	s, err := New(t.Context(), url, opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := s.c.Scan(ctx, 0, opts.Prefix+":*", 500).Iterator()
+		for iter.Next(ctx) {
+			s.c.Del(ctx, iter.Val())
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	url := redistest.URL(t)
+	storetest.Run(t, func(t *testing.T) engine.Store { return newTestStore(t, url, Options{}) })
+}
+
+func call(id string) *engine.Call {
+	return &engine.Call{ID: id, Tenant: "t1", Node: "n1", State: engine.StateDialingFrom, CreatedAt: time.Now().UTC()}
+}
+
+// TestKeyLayout pins the documented key layout, which operators read with
+// redis-cli and which a rolling upgrade must keep.
+func TestKeyLayout(t *testing.T) {
+	s := newTestStore(t, redistest.URL(t), Options{})
+	ctx, r, p := t.Context(), s.c, s.opts.Prefix
+	c := call("c1")
+	if err := s.CreateCall(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveLeg(ctx, &engine.Leg{ID: "c1-7", CallID: "c1", Seq: 7}); err != nil {
+		t.Fatal(err)
+	}
+	fields, err := r.HKeys(ctx, p+":{c:c1}").Result()
+	slices.Sort(fields)
+	if err != nil || len(fields) != 2 || fields[0] != "call" || fields[1] != "leg:000007" {
+		t.Fatalf("hash fields %v, %v; want [call leg:000007]", fields, err)
+	}
+	if sc, err := r.ZScore(ctx, p+":{t:t1}:calls", "c1").Result(); err != nil || int64(sc) != c.CreatedAt.UnixMilli() {
+		t.Fatalf("tenant index score %v, %v; want %d", sc, err, c.CreatedAt.UnixMilli())
+	}
+	if ok, _ := r.SIsMember(ctx, p+":live:{n:n1}", "c1").Result(); !ok {
+		t.Fatal("c1 not in its node's live set")
+	}
+	if ok, _ := r.SIsMember(ctx, p+":live:nodes", "n1").Result(); !ok {
+		t.Fatal("n1 not in the node set")
+	}
+	c.State = engine.StateEnded
+	if err := s.EndCall(ctx, c, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := r.PTTL(ctx, p+":{c:c1}").Result(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("TTL after EndCall %v, want (0, 1h]", ttl)
+	}
+	if ok, _ := r.SIsMember(ctx, p+":live:{n:n1}", "c1").Result(); ok {
+		t.Fatal("c1 still in its node's live set after EndCall")
+	}
+	// A leg written after the end keeps the retention.
+	if err := s.SaveLeg(ctx, &engine.Leg{ID: "c1-8", CallID: "c1", Seq: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := r.PTTL(ctx, p+":{c:c1}").Result(); ttl <= 0 {
+		t.Fatalf("TTL after a late SaveLeg %v, want it kept", ttl)
+	}
+}
+
+// TestMalformedRecords checks that a record Redis holds but that does not
+// decode is an error for every reader, never a panic or a silent skip.
+func TestMalformedRecords(t *testing.T) {
+	url := redistest.URL(t)
+	for _, tc := range []struct {
+		name   string
+		fields []any
+	}{
+		{"bad call JSON", []any{"call", "{not json"}},
+		{"call of another id", []any{"call", `{"callid":"other","user_id":"t1","node":"n1"}`}},
+		{"call is null", []any{"call", "null"}},
+		{"bad leg JSON", []any{"call", `{"callid":"c1","user_id":"t1","node":"n1"}`, "leg:000001", "[1,"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t, url, Options{})
+			ctx := t.Context()
+			if err := s.CreateCall(ctx, call("c1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.c.HSet(ctx, s.callKey("c1"), tc.fields...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.GetCall(ctx, "c1")
+			if err == nil || errors.Is(err, engine.ErrNotFound) {
+				t.Fatalf("GetCall: got %v, want a decode error", err)
+			}
+			if _, err := s.ListCalls(ctx, engine.CallQuery{Tenant: "t1"}); err == nil {
+				t.Fatal("ListCalls: no error")
+			}
+		})
+	}
+	t.Run("live index", func(t *testing.T) {
+		s := newTestStore(t, url, Options{})
+		ctx := t.Context()
+		if err := s.CreateCall(ctx, call("c1")); err != nil {
+			t.Fatal(err)
+		}
+		s.c.HSet(ctx, s.callKey("c1"), "call", "{")
+		if _, err := s.LiveCalls(ctx, ""); err == nil {
+			t.Fatal("LiveCalls: no error")
+		}
+	})
+}
+
+// TestStaleIndexEntries checks that index entries without a record behind
+// them are hidden and removed by the readers.
+func TestStaleIndexEntries(t *testing.T) {
+	s := newTestStore(t, redistest.URL(t), Options{})
+	ctx, r := t.Context(), s.c
+	if err := s.CreateCall(ctx, call("real")); err != nil {
+		t.Fatal(err)
+	}
+	r.ZAdd(ctx, s.tenantKey("t1"), goredis.Z{Score: 1, Member: "ghost"})
+	r.SAdd(ctx, s.liveKey("n1"), "ghost")
+	page, err := s.ListCalls(ctx, engine.CallQuery{Tenant: "t1"})
+	if err != nil || len(page.Calls) != 1 || page.Calls[0].ID != "real" {
+		t.Fatalf("ListCalls: %v, %v; want only real", page.Calls, err)
+	}
+	if n, _ := r.ZCard(ctx, s.tenantKey("t1")).Result(); n != 1 {
+		t.Fatalf("tenant index holds %d entries, want the ghost removed", n)
+	}
+	ids, err := s.LiveCalls(ctx, "n1")
+	if err != nil || len(ids) != 1 || ids[0] != "real" {
+		t.Fatalf("LiveCalls: %v, %v; want [real]", ids, err)
+	}
+	if ok, _ := r.SIsMember(ctx, s.liveKey("n1"), "ghost").Result(); ok {
+		t.Fatal("ghost still in the live set")
+	}
+}
+
+func TestIndexRetention(t *testing.T) {
+	s := newTestStore(t, redistest.URL(t), Options{IndexRetention: time.Hour})
+	ctx := t.Context()
+	old, recent := call("old"), call("recent")
+	old.CreatedAt = time.Now().Add(-2 * time.Hour)
+	for _, c := range []*engine.Call{old, recent} {
+		if err := s.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recent.State = engine.StateEnded
+	if err := s.EndCall(ctx, recent, 0); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListCalls(ctx, engine.CallQuery{Tenant: "t1"})
+	if err != nil || len(page.Calls) != 1 || page.Calls[0].ID != "recent" {
+		t.Fatalf("ListCalls: %v, %v; want only recent", page.Calls, err)
+	}
+	if _, err := s.GetCall(ctx, "old"); err != nil {
+		t.Fatalf("GetCall of a call past the index retention: %v", err)
+	}
+}
+
+// counter counts what go-redis sends: one per command outside a pipeline,
+// one per pipeline. Each is one network round trip. The handshake go-redis
+// runs on each new connection (HELLO, CLIENT SETINFO, ...) passes through
+// the hooks too; it is not the store's doing and is not counted.
+type counter struct{ n atomic.Int64 }
+
+func handshake(cmds ...goredis.Cmder) bool {
+	for _, c := range cmds {
+		switch c.Name() {
+		case "hello", "auth", "select", "client", "readonly":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (c *counter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (c *counter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if !handshake(cmd) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if !handshake(cmds...) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func TestRoundTrips(t *testing.T) {
+	s := newTestStore(t, redistest.URL(t), Options{})
+	ctx := t.Context()
+	h := &counter{}
+	s.c.AddHook(h)
+	c := call("rt")
+	l := &engine.Leg{ID: "rt-1", CallID: "rt", Seq: 1}
+	for _, tc := range []struct {
+		name string
+		want int64
+		fn   func() error
+	}{
+		{"Ping", 1, func() error { return s.Ping(ctx) }},
+		{"CreateCall", 2, func() error { return s.CreateCall(ctx, c) }},
+		{"CreateCall taken", 2, func() error {
+			if err := s.CreateCall(ctx, c); !errors.Is(err, engine.ErrExists) {
+				return err
+			}
+			return nil
+		}},
+		{"SaveLeg", 1, func() error { return s.SaveLeg(ctx, l) }},
+		{"SaveCall", 1, func() error { return s.SaveCall(ctx, c) }},
+		{"GetCall", 1, func() error { _, err := s.GetCall(ctx, "rt"); return err }},
+		{"LiveCalls node", 2, func() error { _, err := s.LiveCalls(ctx, "n1"); return err }},
+		{"LiveCalls all", 3, func() error { _, err := s.LiveCalls(ctx, ""); return err }},
+		{"ListCalls", 2, func() error { _, err := s.ListCalls(ctx, engine.CallQuery{Tenant: "t1"}); return err }},
+		{"EndCall", 1, func() error {
+			end := c.Clone()
+			end.State, end.Legs = engine.StateEnded, []*engine.Leg{l}
+			return s.EndCall(ctx, end, time.Hour)
+		}},
+	} {
+		h.n.Store(0)
+		if err := tc.fn(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := h.n.Load(); n != tc.want {
+			t.Errorf("%s took %d round trips, want %d", tc.name, n, tc.want)
+		}
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	ctx := t.Context()
+	for _, url := range []string{"http://localhost", "redis://localhost/notadb", "redis://localhost?bogus=1"} {
+		if _, err := New(ctx, url, Options{}); err == nil {
+			t.Errorf("New(%q): no error", url)
+		}
+	}
+	if _, err := New(ctx, "redis://localhost", Options{Cluster: true, MasterName: "m"}); err == nil {
+		t.Error("New with both Cluster and MasterName: no error")
+	}
+	// Port 1 on loopback refuses at once: New must fail its PING.
+	if _, err := New(ctx, "redis://127.0.0.1:1?max_retries=-1", Options{}); err == nil {
+		t.Error("New with nothing listening: no error")
+	}
+}
