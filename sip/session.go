@@ -1,0 +1,223 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/media"
+)
+
+var _ engine.Session = (*Session)(nil)
+
+// Session is one answered leg: the SIP dialog and its RTP stream.
+type Session struct {
+	b      *Backend
+	dlg    *sipgo.DialogClientSession
+	stream *media.Stream
+	codec  Codec
+	sdpID  uint64
+	id     string // dialog ID
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	ended  atomic.Bool
+	done   chan struct{}
+	// acked is closed once Dial sent the ACK: a BYE must not overtake it.
+	acked chan struct{}
+}
+
+func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, sdpID uint64, log *slog.Logger) *Session {
+	s := &Session{
+		b:      b,
+		dlg:    dlg,
+		stream: stream,
+		codec:  codec,
+		sdpID:  sdpID,
+		id:     dlg.ID,
+		log:    log,
+		done:   make(chan struct{}),
+		acked:  make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	return s
+}
+
+// Context is done when the leg ends; context.Cause says why
+// (engine.ErrRemoteHangup when the far end sent BYE, else the cause given
+// to Hangup).
+func (s *Session) Context() context.Context { return s.ctx }
+
+// Codec is the codec the far end answered with.
+func (s *Session) Codec() Codec { return s.codec }
+
+// Stream is the leg's RTP stream (for bridging and its counters).
+func (s *Session) Stream() *media.Stream { return s.stream }
+
+// SIPCallID is the Call-ID of the leg's dialog.
+func (s *Session) SIPCallID() string {
+	if h := s.dlg.InviteRequest.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// Hangup ends the leg: BYE (bounded by the backend's ByeTimeout, even when
+// ctx is already cancelled), then the media is closed and its port
+// released. Only the first call does anything; cause (ErrLocalHangup when
+// nil) becomes the Context's cause.
+func (s *Session) Hangup(ctx context.Context, cause error) error {
+	if !s.ended.CompareAndSwap(false, true) {
+		return nil
+	}
+	if cause == nil {
+		cause = ErrLocalHangup
+	}
+	s.cancel(cause)
+	<-s.acked
+	byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.b.cfg.byeTimeout())
+	defer cancel()
+	err := s.b.sendBye(byeCtx, s.dlg)
+	s.finish()
+	if err != nil {
+		s.log.Warn("BYE failed", "cause", cause.Error(), "error", err)
+		return fmt.Errorf("sip: BYE: %w", err)
+	}
+	s.log.Info("hung up", "cause", cause.Error())
+	return nil
+}
+
+// finish releases what the leg holds; the BYE (if any) was sent first.
+func (s *Session) finish() {
+	s.b.unregister(s)
+	s.stream.Close()
+	close(s.done)
+}
+
+// remoteBye handles the far end's BYE: 200, then the leg ends with
+// engine.ErrRemoteHangup.
+func (s *Session) remoteBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if !s.ended.CompareAndSwap(false, true) {
+		// Crossed our own BYE: just answer it.
+		s.b.respond(req, tx, 200, "OK", nil)
+		return
+	}
+	if err := s.dlg.ReadBye(req, tx); err != nil {
+		s.log.Warn("answering BYE failed", "error", err)
+	}
+	s.cancel(engine.ErrRemoteHangup)
+	s.finish()
+	s.log.Info("far end hung up")
+}
+
+// watchDialog ends the session if sipgo ends its dialog on its own (an
+// ACK that cannot be retransmitted).
+func (s *Session) watchDialog() {
+	context.AfterFunc(s.dlg.Context(), func() {
+		cause := context.Cause(s.dlg.Context())
+		if cause == nil || errors.Is(cause, context.Canceled) {
+			cause = errors.New("sip: dialog ended")
+		}
+		s.Hangup(context.Background(), cause)
+	})
+}
+
+// reInvite answers a re-INVITE (a session refresh) with our SDP again.
+// A new remote RTP address in its offer is followed; another codec is not
+// supported (488).
+func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if s.ended.Load() {
+		s.b.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	if body := req.Body(); len(body) > 0 {
+		remote, _, err := parseAnswer(body, []Codec{s.codec})
+		if err != nil {
+			s.log.Info("re-INVITE refused", "error", err)
+			s.b.respond(req, tx, 488, "Not Acceptable Here", nil)
+			return
+		}
+		if remote != s.stream.Remote() {
+			s.log.Info("re-INVITE moves remote RTP", "remote_rtp", remote.String())
+			s.stream.SetRemote(remote)
+		}
+	}
+	answer, err := buildOffer(s.b.advertise, s.stream.Port(), []Codec{s.codec}, s.sdpID)
+	if err != nil {
+		s.b.respond(req, tx, 500, "Server Internal Error", nil)
+		return
+	}
+	contact := s.b.dialogUA[sipmsg.NetworkToLower(s.dlg.InviteRequest.Transport())].ContactHDR
+	s.b.respond(req, tx, 200, "OK", answer,
+		sipmsg.HeaderClone(&contact),
+		sipmsg.NewHeader("Content-Type", "application/sdp"))
+}
+
+// Bridge joins the media of two answered legs of this backend. The bridge
+// ends when closed or when either leg ends.
+func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
+	sx, ok1 := x.(*Session)
+	sy, ok2 := y.(*Session)
+	if !ok1 || !ok2 || sx == nil || sy == nil {
+		return nil, errors.New("sip: bridge: not sessions of the SIP backend")
+	}
+	if sx.b != b || sy.b != b {
+		return nil, errors.New("sip: bridge: session of another backend")
+	}
+	if sx == sy {
+		return nil, errors.New("sip: bridge: a session with itself")
+	}
+	for _, s := range []*Session{sx, sy} {
+		if s.ctx.Err() != nil {
+			return nil, fmt.Errorf("sip: bridge: leg already ended: %w", context.Cause(s.ctx))
+		}
+	}
+	if sx.codec.PayloadType != sy.codec.PayloadType {
+		b.log.Warn("bridging legs with different codecs; audio will be garbled",
+			"codec_a", sx.codec.Name, "codec_b", sy.codec.Name)
+	}
+	link, err := media.Bridge(sx.stream, sy.stream)
+	if err != nil {
+		return nil, err
+	}
+	br := &bridge{link: link}
+	br.mu.Lock()
+	br.stops = []func() bool{
+		context.AfterFunc(sx.ctx, func() { br.Close() }),
+		context.AfterFunc(sy.ctx, func() { br.Close() }),
+	}
+	br.mu.Unlock()
+	sx.log.Info("bridged", "peer_leg", sy.SIPCallID(), "codec", sx.codec.Name)
+	return br, nil
+}
+
+type bridge struct {
+	link   *media.Link
+	mu     sync.Mutex
+	closed bool
+	stops  []func() bool
+}
+
+// Close unjoins the media; the legs stay up. Idempotent.
+func (br *bridge) Close() error {
+	br.mu.Lock()
+	if br.closed {
+		br.mu.Unlock()
+		return nil
+	}
+	br.closed = true
+	stops := br.stops
+	br.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	return br.link.Close()
+}
