@@ -70,7 +70,7 @@ func fullLeg(callID string, seq int, created time.Time) *engine.Leg {
 		Number: "+15550107", CallerID: "+15550199", Round: 1, Step: 2,
 		State: engine.LegRinging, Disposition: engine.DispAnswered,
 		SIPCode: 200, Reason: "ok",
-		Media: &engine.MediaStats{PacketsIn: 3000, PacketsOut: 2998, BytesIn: 516000, BytesOut: 515656},
+		Media:      &engine.MediaStats{PacketsIn: 3000, PacketsOut: 2998, BytesIn: 516000, BytesOut: 515656},
 		CreatedAt:  created.Add(time.Duration(seq) * time.Millisecond),
 		RingingAt:  at(time.Second + 1),
 		AnsweredAt: at(2*time.Second + 2),
