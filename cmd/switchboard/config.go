@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of a node. Precedence, lowest first:
+// built-in defaults, the YAML file (--config), SWITCHBOARD_* environment
+// variables, command-line flags. configs/switchboard.example.yaml
+// documents every key.
+type Config struct {
+	NodeID   string `yaml:"node_id"`
+	HTTP     string `yaml:"http"`
+	Redis    string `yaml:"redis"`
+	LogLevel string `yaml:"log_level"`
+
+	SIP      SIPConfig      `yaml:"sip"`
+	Tenants  []Tenant       `yaml:"tenants"`
+	Defaults DefaultsConfig `yaml:"defaults"`
+}
+
+// SIPConfig configures the native SIP backend.
+type SIPConfig struct {
+	Listen      string  `yaml:"listen"`
+	Transport   string  `yaml:"transport"`
+	AdvertiseIP string  `yaml:"advertise_ip"`
+	UserAgent   string  `yaml:"user_agent"`
+	RTPPortMin  int     `yaml:"rtp_port_min"`
+	RTPPortMax  int     `yaml:"rtp_port_max"`
+	Trunks      []Trunk `yaml:"trunks"`
+}
+
+// Trunk is a SIP peer numbers are dialed through.
+type Trunk struct {
+	Name      string   `yaml:"name"`
+	Host      string   `yaml:"host"`
+	Port      int      `yaml:"port"`
+	Transport string   `yaml:"transport"`
+	Username  string   `yaml:"username"`
+	Password  string   `yaml:"password"`
+	CallerID  string   `yaml:"caller_id"`
+	Prefixes  []string `yaml:"prefixes"`
+}
+
+// Tenant is an API customer: the click-to-call user_id and token.
+type Tenant struct {
+	UserID string `yaml:"user_id"`
+	Token  string `yaml:"token"`
+}
+
+// DefaultsConfig holds node-wide limits and durations.
+type DefaultsConfig struct {
+	// Retention of finished calls; default 168h (7 days); "0" or a
+	// negative value keeps them forever.
+	Retention    Duration `yaml:"retention"`
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	MaxLiveCalls int      `yaml:"max_live_calls"`
+}
+
+// Duration reads "90s", "168h" or a bare number of seconds from YAML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 168h)", s)
+	}
+	return d, nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		HTTP:     "127.0.0.1:8080",
+		LogLevel: "info",
+		SIP: SIPConfig{
+			Listen:     "127.0.0.1:5060",
+			Transport:  "udp",
+			RTPPortMin: 10000,
+			RTPPortMax: 20000,
+		},
+		Defaults: DefaultsConfig{
+			Retention:    Duration{7 * 24 * time.Hour},
+			DrainTimeout: Duration{30 * time.Second},
+			MaxLiveCalls: 10000,
+		},
+	}
+}
+
+// loadFile merges a YAML file over cfg. Unknown keys are errors, so a typo
+// never silently falls back to a default.
+func loadFile(cfg *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// envVars maps SWITCHBOARD_* variables onto scalar settings.
+var envVars = []struct {
+	name string
+	set  func(*Config, string) error
+}{
+	{"SWITCHBOARD_NODE_ID", func(c *Config, v string) error { c.NodeID = v; return nil }},
+	{"SWITCHBOARD_HTTP", func(c *Config, v string) error { c.HTTP = v; return nil }},
+	{"SWITCHBOARD_REDIS", func(c *Config, v string) error { c.Redis = v; return nil }},
+	{"SWITCHBOARD_LOG_LEVEL", func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{"SWITCHBOARD_SIP", func(c *Config, v string) error { c.SIP.Listen = v; return nil }},
+	{"SWITCHBOARD_SIP_TRANSPORT", func(c *Config, v string) error { c.SIP.Transport = v; return nil }},
+	{"SWITCHBOARD_ADVERTISE_IP", func(c *Config, v string) error { c.SIP.AdvertiseIP = v; return nil }},
+	{"SWITCHBOARD_RTP_PORT_MIN", func(c *Config, v string) error { return setInt(&c.SIP.RTPPortMin, v) }},
+	{"SWITCHBOARD_RTP_PORT_MAX", func(c *Config, v string) error { return setInt(&c.SIP.RTPPortMax, v) }},
+	{"SWITCHBOARD_RETENTION", func(c *Config, v string) error { return setDuration(&c.Defaults.Retention, v) }},
+	{"SWITCHBOARD_DRAIN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Defaults.DrainTimeout, v) }},
+	{"SWITCHBOARD_MAX_LIVE_CALLS", func(c *Config, v string) error { return setInt(&c.Defaults.MaxLiveCalls, v) }},
+}
+
+func setInt(dst *int, v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	*dst = n
+	return nil
+}
+
+func setDuration(dst *Duration, v string) error {
+	d, err := parseDuration(v)
+	if err != nil {
+		return err
+	}
+	dst.Duration = d
+	return nil
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) error {
+	for _, ev := range envVars {
+		if v := getenv(ev.name); v != "" {
+			if err := ev.set(cfg, v); err != nil {
+				return fmt.Errorf("%s: %w", ev.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validate checks what the components do not check themselves.
+func (c *Config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+		errs = append(errs, fmt.Errorf("http: %q is not host:port", c.HTTP))
+	}
+	if _, _, err := net.SplitHostPort(c.SIP.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("sip.listen: %q is not host:port", c.SIP.Listen))
+	}
+	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") && !strings.HasPrefix(c.Redis, "unix://") {
+		errs = append(errs, fmt.Errorf("redis: %q is not a redis://, rediss:// or unix:// URL", c.Redis))
+	}
+	if c.SIP.RTPPortMin <= 0 || c.SIP.RTPPortMax > 65535 || c.SIP.RTPPortMin >= c.SIP.RTPPortMax {
+		errs = append(errs, fmt.Errorf("sip: rtp port range %d-%d is not a range within 1-65535", c.SIP.RTPPortMin, c.SIP.RTPPortMax))
+	}
+	if c.Defaults.MaxLiveCalls < 0 {
+		errs = append(errs, errors.New("defaults.max_live_calls must not be negative"))
+	}
+	if c.Defaults.DrainTimeout.Duration < 0 {
+		errs = append(errs, errors.New("defaults.drain_timeout must not be negative"))
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tenants {
+		if _, err := strconv.ParseUint(t.UserID, 10, 63); err != nil {
+			errs = append(errs, fmt.Errorf("tenants[%d].user_id %q must be a positive integer", i, t.UserID))
+		}
+		if t.Token == "" {
+			errs = append(errs, fmt.Errorf("tenants[%d] (user_id %s) has no token", i, t.UserID))
+		}
+		if seen[t.UserID] {
+			errs = append(errs, fmt.Errorf("tenants[%d]: user_id %s appears twice", i, t.UserID))
+		}
+		seen[t.UserID] = true
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: use debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) tenantTokens() map[string]string {
+	m := make(map[string]string, len(c.Tenants))
+	for _, t := range c.Tenants {
+		m[t.UserID] = t.Token
+	}
+	return m
+}

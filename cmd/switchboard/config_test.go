@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoadsAndValidates(t *testing.T) {
+	cfg := defaultConfig()
+	if err := loadFile(&cfg, filepath.Join("..", "..", "configs", "switchboard.example.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.SIP.Trunks) != 1 || cfg.SIP.Trunks[0].Port != 5080 || cfg.Defaults.Retention.Duration != 168*time.Hour {
+		t.Fatalf("example config read as %+v", cfg)
+	}
+}
+
+func TestConfigPrecedenceFileThenEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("http: 127.0.0.1:9000\nredis: redis://127.0.0.1:6390/0\ndefaults:\n  retention: 3600\n"), 0o600)
+	cfg := defaultConfig()
+	if err := loadFile(&cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SWITCHBOARD_HTTP": "127.0.0.1:9100", "SWITCHBOARD_MAX_LIVE_CALLS": "7"}
+	if err := applyEnv(&cfg, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP != "127.0.0.1:9100" || cfg.Redis != "redis://127.0.0.1:6390/0" || cfg.Defaults.MaxLiveCalls != 7 || cfg.Defaults.Retention.Duration != time.Hour {
+		t.Fatalf("got %+v", cfg)
+	}
+	if cfg.SIP.Listen != "127.0.0.1:5060" {
+		t.Fatalf("default lost: %q", cfg.SIP.Listen)
+	}
+}
+
+func TestBadConfigGetsClearErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, env, want string
+	}{
+		{"unknown key", "htp: x\n", "", "field htp not found"},
+		{"bad duration", "defaults:\n  retention: forever\n", "", "invalid duration"},
+		{"bad yaml", "http: [\n", "", "config"},
+		{"bad env int", "", "SWITCHBOARD_MAX_LIVE_CALLS=lots", "SWITCHBOARD_MAX_LIVE_CALLS"},
+		{"bad http addr", "http: nowhere\n", "", "http:"},
+		{"bad redis url", "redis: localhost:6379\n", "", "redis:"},
+		{"bad rtp range", "sip:\n  rtp_port_min: 3000\n  rtp_port_max: 2000\n", "", "rtp port range"},
+		{"tenant id not integer", "tenants:\n  - user_id: abc\n    token: t\n", "", "must be a positive integer"},
+		{"tenant without token", "tenants:\n  - user_id: \"5\"\n", "", "has no token"},
+		{"duplicate tenant", "tenants:\n  - {user_id: \"5\", token: a}\n  - {user_id: \"5\", token: b}\n", "", "appears twice"},
+		{"bad log level", "log_level: loud\n", "", "log_level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(path, []byte(tc.yaml), 0o600)
+			cfg := defaultConfig()
+			err := loadFile(&cfg, path)
+			if err == nil {
+				k, v, _ := strings.Cut(tc.env, "=")
+				err = applyEnv(&cfg, func(name string) string {
+					if name == k {
+						return v
+					}
+					return ""
+				})
+			}
+			if err == nil {
+				err = cfg.validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	if got := redactURL("redis://:secret@10.0.0.1:6379/0"); strings.Contains(got, "secret") {
+		t.Fatalf("password shown: %s", got)
+	}
+	if got := redactURL("redis://127.0.0.1:6379/0"); got != "redis://127.0.0.1:6379/0" {
+		t.Fatalf("changed: %s", got)
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/engine/api"
+	"github.com/switchboard/switchboard/engine/store/memory"
+	redisstore "github.com/switchboard/switchboard/engine/store/redis"
+	"github.com/switchboard/switchboard/sip"
+	"github.com/switchboard/switchboard/sip/demophone"
+)
+
+// demoPhonesAddr is where `switchboard demo` puts its simulated phones.
+const demoPhonesAddr = "127.0.0.1:5070"
+
+func runServe(args []string, demo bool) error {
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML configuration file (see configs/switchboard.example.yaml)")
+	httpAddr := fs.String("http", "", "HTTP API listen address (default 127.0.0.1:8080)")
+	sipAddr := fs.String("sip", "", "SIP listen address (default 127.0.0.1:5060)")
+	redisURL := fs.String("redis", "", "Redis URL for live state and records; empty means the in-process memory store")
+	nodeID := fs.String("node-id", "", "this node's id in records (default: random)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	phonesAddr := fs.String("phones", demoPhonesAddr, "demo only: where the simulated phones listen")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitCode(2)
+	}
+
+	cfg := defaultConfig()
+	if *configPath != "" {
+		if err := loadFile(&cfg, *configPath); err != nil {
+			return err
+		}
+	}
+	if err := applyEnv(&cfg, os.Getenv); err != nil {
+		return fmt.Errorf("environment: %w", err)
+	}
+	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel} {
+		if *flagValue != "" {
+			*dst = *flagValue
+		}
+	}
+	if demo {
+		addDemoSettings(&cfg, *phonesAddr)
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(cfg.LogLevel)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+
+	var store engine.Store
+	if cfg.Redis == "" {
+		store = memory.New(memory.Options{})
+		log.Info("store: in-process memory (single node; records do not survive a restart)")
+	} else {
+		rs, err := redisstore.New(ctx, cfg.Redis, redisstore.Options{})
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		store = rs
+		log.Info("store: redis", "url", redactURL(cfg.Redis))
+	}
+	defer store.Close()
+
+	if demo {
+		phones, err := demophone.Start(ctx, demophone.Options{Addr: *phonesAddr, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer phones.Close()
+		log.Info("demo phones listening", "addr", phones.Addr())
+	}
+
+	backend, err := sip.New(sipConfig(cfg.SIP), log)
+	if err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
+	if err := backend.Start(ctx); err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
+	defer backend.Close()
+
+	eng := engine.New(store, backend, engine.Options{
+		NodeID:       cfg.NodeID,
+		Retention:    retention(cfg.Defaults.Retention.Duration),
+		MaxLiveCalls: cfg.Defaults.MaxLiveCalls,
+		Logger:       log,
+	})
+	if n, err := eng.Recover(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("ended calls a previous run of this node left live", "count", n)
+	}
+
+	apiServer := api.NewServer(api.Config{Engine: eng, Tenants: cfg.tenantTokens(), Logger: log})
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           apiServer.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	log.Info("switchboard ready", "version", version, "node", eng.NodeID(), "http", ln.Addr().String(), "sip", cfg.SIP.Listen)
+	if demo {
+		printDemoHelp(ln.Addr().String())
+	}
+
+	// SIGTERM drains (no new calls; live calls finish within the drain
+	// timeout, then are ended with a record); SIGINT stops at once, still
+	// writing every call's record.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	var drainFor time.Duration
+	select {
+	case sig := <-sigs:
+		if sig == syscall.SIGTERM {
+			drainFor = cfg.Defaults.DrainTimeout.Duration
+		}
+		log.Info("shutting down", "signal", sig.String(), "drain", drainFor.String(), "live_calls", eng.LiveCalls())
+	case err := <-httpErr:
+		log.Error("http server stopped", "err", err)
+	}
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainFor)
+	go func() { <-sigs; cancel() }() // a second signal cuts the drain short
+	eng.Drain(drainCtx)
+	cancel()
+	shutdownCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	_ = srv.Shutdown(shutdownCtx)
+	log.Info("stopped")
+	return nil
+}
+
+func retention(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1 // keep forever
+	}
+	return d
+}
+
+func sipConfig(c SIPConfig) sip.Config {
+	sc := sip.Config{
+		ListenAddr:  c.Listen,
+		Transport:   c.Transport,
+		AdvertiseIP: c.AdvertiseIP,
+		UserAgent:   c.UserAgent,
+		RTPPortMin:  c.RTPPortMin,
+		RTPPortMax:  c.RTPPortMax,
+	}
+	for _, t := range c.Trunks {
+		sc.Trunks = append(sc.Trunks, sip.Trunk{
+			Name: t.Name, Host: t.Host, Port: t.Port, Transport: t.Transport,
+			Username: t.Username, Password: t.Password, CallerID: t.CallerID, Prefixes: t.Prefixes,
+		})
+	}
+	return sc
+}
+
+// addDemoSettings points a default trunk at the simulated phones and adds
+// the demo tenant, unless the configuration already has them.
+func addDemoSettings(cfg *Config, phones string) {
+	host, port, _ := net.SplitHostPort(phones)
+	p := 5070
+	fmt.Sscanf(port, "%d", &p)
+	cfg.SIP.Trunks = append([]Trunk{{Name: "demo-phones", Host: host, Port: p, Transport: "udp", CallerID: "switchboard"}}, cfg.SIP.Trunks...)
+	for _, t := range cfg.Tenants {
+		if t.UserID == "1" {
+			return
+		}
+	}
+	cfg.Tenants = append(cfg.Tenants, Tenant{UserID: "1", Token: "demo"})
+}
+
+func printDemoHelp(httpAddr string) {
+	fmt.Printf(`
+Switchboard demo is running. Simulated phones answer by the last digit of the number:
+  0-6 answer after 1 s and echo audio   7 busy (486)   8 rings, never answers   9 rejects (603)
+
+Place a click-to-call (from 9000000001, then to 9000000002):
+  curl -s -X POST 'http://%[1]s/v2/clickToCall/para?user_id=1&token=demo&from=9000000001&to=9000000002&timeLimit=5'
+
+Then look at it (use the callid from the answer):
+  curl -s -u 1:demo http://%[1]s/v1/calls/CALLID
+
+Or place and follow one in a second terminal:
+  switchboard call --server http://%[1]s from=9000000007,9000000001 to=9000000002 timeLimit=5
+
+Stop with Ctrl-C.
+`, httpAddr)
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// redactURL hides a password in a URL before it is logged.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	return u[:scheme+3] + "***" + u[at:]
+}
