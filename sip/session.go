@@ -102,8 +102,8 @@ func (s *Session) finish() {
 	close(s.done)
 }
 
-// remoteBye handles the far end's BYE: 200, then the leg ends with
-// engine.ErrRemoteHangup.
+// remoteBye handles the far end's BYE: 200, media closed, then the leg
+// ends with engine.ErrRemoteHangup.
 func (s *Session) remoteBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !s.ended.CompareAndSwap(false, true) {
 		// Crossed our own BYE: just answer it.
@@ -113,8 +113,9 @@ func (s *Session) remoteBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if err := s.dlg.ReadBye(req, tx); err != nil {
 		s.log.Warn("answering BYE failed", "error", err)
 	}
-	s.cancel(engine.ErrRemoteHangup)
+	// Release first, so whoever sees the Context end finds the leg gone.
 	s.finish()
+	s.cancel(engine.ErrRemoteHangup)
 	s.log.Info("far end hung up")
 }
 

@@ -1,0 +1,84 @@
+package sip
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestBuildOffer(t *testing.T) {
+	b, err := buildOffer(netip.MustParseAddr("192.0.2.10"), 10002, defaultCodecs, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{
+		"v=0\r\n",
+		"o=switchboard 42 42 IN IP4 192.0.2.10\r\n",
+		"c=IN IP4 192.0.2.10\r\n",
+		"m=audio 10002 RTP/AVP 0 8 101\r\n",
+		"a=rtpmap:0 PCMU/8000\r\n",
+		"a=rtpmap:8 PCMA/8000\r\n",
+		"a=rtpmap:101 telephone-event/8000\r\n",
+		"a=fmtp:101 0-16\r\n",
+		"a=sendrecv\r\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("offer lacks %q:\n%s", want, s)
+		}
+	}
+
+	b, err = buildOffer(netip.MustParseAddr("2001:db8::1"), 10004, []Codec{PCMA}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); !strings.Contains(s, "m=audio 10004 RTP/AVP 8 101\r\n") || !strings.Contains(s, "c=IN IP6 2001:db8::1") || strings.Contains(s, "PCMU") {
+		t.Errorf("peer-codec offer:\n%s", s)
+	}
+}
+
+func TestParseAnswer(t *testing.T) {
+	const head = "v=0\r\no=x 1 1 IN IP4 198.51.100.7\r\ns=-\r\n"
+	tests := []struct {
+		name   string
+		body   string
+		offer  []Codec
+		remote string
+		codec  Codec
+	}{
+		{"session c=, first offered codec", head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\n", defaultCodecs, "198.51.100.7:4000", PCMA},
+		{"media c= wins", head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0\r\nc=IN IP4 198.51.100.8\r\n", defaultCodecs, "198.51.100.8:4002", PCMU},
+		{"static types without rtpmap", head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 4004 RTP/AVP 101 0\r\n", defaultCodecs, "198.51.100.7:4004", PCMU},
+		{"skips codecs not offered", head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 4006 RTP/AVP 18 0 8\r\n", []Codec{PCMA}, "198.51.100.7:4006", PCMA},
+		{"video first", head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\nm=audio 4008 RTP/AVP 0\r\n", defaultCodecs, "198.51.100.7:4008", PCMU},
+		{"ipv6", "v=0\r\no=x 1 1 IN IP6 2001:db8::2\r\ns=-\r\nc=IN IP6 2001:db8::2\r\nt=0 0\r\nm=audio 4010 RTP/AVP 0\r\n", defaultCodecs, "[2001:db8::2]:4010", PCMU},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			remote, codec, err := parseAnswer([]byte(tt.body), tt.offer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if remote.String() != tt.remote || codec != tt.codec {
+				t.Fatalf("got %v %v, want %s %v", remote, codec, tt.remote, tt.codec)
+			}
+		})
+	}
+
+	bad := map[string]string{
+		"empty":           "",
+		"not SDP":         "hello",
+		"no audio":        head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=video 5000 RTP/AVP 96\r\n",
+		"rejected audio":  head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n",
+		"no c=":           head + "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"hold address":    head + "c=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"hostname c=":     head + "c=IN IP4 media.example.com\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"no common codec": head + "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18 9\r\n",
+	}
+	for name, body := range bad {
+		if _, _, err := parseAnswer([]byte(body), defaultCodecs); !errors.Is(err, errNoUsableSDP) {
+			t.Errorf("%s: got %v, want errNoUsableSDP", name, err)
+		}
+	}
+}
