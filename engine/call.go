@@ -97,10 +97,13 @@ func (r *callRun) run() {
 	}()
 	to, toLeg := r.hunt(toCtx, SideTo, req.To, from)
 	if to == nil {
+		// Read why the hunt ended before hanging up from, whose end would
+		// otherwise look like from hanging up.
+		fromHungUp := context.Cause(toCtx) == errFromHungUp
 		r.hangup(from, ErrCallStopped)
 		r.recordMedia(fromLeg, from)
 		switch {
-		case context.Cause(toCtx) == errFromHungUp:
+		case fromHungUp:
 			r.end(OutcomeFromHungUp, HangupFrom, "from hung up while to was ringing")
 		case r.stoppedBy() != "":
 			r.end(OutcomeCanceled, r.stoppedBy(), "stopped while dialing to")
