@@ -337,7 +337,10 @@ func (r *callRun) legFailed(ringCtx context.Context, leg *Leg, err error) {
 	if !errors.As(err, &de) {
 		de = &DialError{Disposition: DispFailed, Err: err}
 	}
-	disp, reason := de.Disposition, de.Error()
+	disp, reason := de.Disposition, de.Reason
+	if reason == "" && de.Err != nil {
+		reason = de.Err.Error()
+	}
 	if disp == DispCanceled || disp == DispNoAnswer {
 		switch cause := context.Cause(ringCtx); {
 		case errors.Is(cause, ErrRingTimeout):

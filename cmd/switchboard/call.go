@@ -124,10 +124,14 @@ func followEvents(ctx context.Context, base, user, token, id string) error {
 			if event == "call" {
 				// The stream opens with the record as it is now.
 				var rec struct {
-					State string `json:"state"`
+					State string            `json:"state"`
+					Legs  []json.RawMessage `json:"legs"`
 				}
 				_ = json.Unmarshal([]byte(data), &rec)
 				fmt.Printf("%s %-13s %s\n", time.Now().Format("15:04:05.000"), "following", rec.State)
+				for _, l := range rec.Legs {
+					printEvent("leg", fmt.Sprintf(`{"time":%q,"leg":%s}`, time.Now().Format(time.RFC3339Nano), l))
+				}
 				if rec.State == "ended" {
 					return nil
 				}
