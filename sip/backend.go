@@ -284,9 +284,17 @@ func (b *Backend) Close() error {
 		}()
 	}
 	wg.Wait()
-	b.dials.Wait()
-
+	// Attempts end once their CANCEL is answered; one still waiting for a
+	// first response (it may not CANCEL yet) is cut short by closing the
+	// transactions.
+	dialsDone := make(chan struct{})
+	go func() { b.dials.Wait(); close(dialsDone) }()
+	select {
+	case <-dialsDone:
+	case <-time.After(b.cfg.byeTimeout()):
+	}
 	b.ua.Close() // transactions and transport connections
+	<-dialsDone
 	b.mu.Lock()
 	pc, ln := b.udpConn, b.tcpLn
 	b.mu.Unlock()

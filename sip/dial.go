@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -87,7 +88,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	}
 
 	ringing := false
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{
+	opts := sipgo.AnswerOptions{
 		Username: trunk.Username,
 		Password: trunk.Password,
 		OnResponse: func(res *sipmsg.Response) error {
@@ -101,7 +102,15 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 			}
 			return nil
 		},
-	})
+	}
+	err = dlg.WaitAnswer(ctx, opts)
+	// sipgo gives up after 11 responses even while the INVITE still rings
+	// (a far end repeating 180/183); keep waiting on the same transaction
+	// (which also CANCELs it if ctx is done by now).
+	for round := 0; err != nil && round < 100 && isResponseFlood(err) &&
+		dlg.InviteResponse != nil && dlg.InviteResponse.IsProvisional(); round++ {
+		err = dlg.WaitAnswer(ctx, opts)
+	}
 	res := dlg.InviteResponse
 	if err == nil && ctx.Err() != nil {
 		// Answered, but the caller gave up meanwhile.
@@ -131,7 +140,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	}
 	stream.SetRemote(remote)
 
-	s := newSession(b, dlg, stream, codec, sdpID, log)
+	s := newSession(b, dlg, stream, codec, offer, log)
 	if !b.register(s) {
 		log.Info("answered while closing; dropping it")
 		b.ackAndBye(dlg, log)
@@ -161,6 +170,10 @@ func (b *Backend) beginDial() error {
 	}
 	b.dials.Add(1)
 	return nil
+}
+
+func isResponseFlood(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "more than 10 responses")
 }
 
 func dialAttrs(de *engine.DialError) []any {

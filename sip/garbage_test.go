@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -261,7 +262,7 @@ func TestReInviteGetsOurSDPAgain(t *testing.T) {
 		b.LocalAddr(), peer.addr(), from, to, header(inv, "Call-ID"), peer.addr(), len(body), peer.sdp(40012))
 	peer.send(b.LocalAddr(), reinvite)
 	res := peer.recv("SIP/2.0 ")
-	if !strings.HasPrefix(res, "SIP/2.0 200") || !strings.Contains(res, fmt.Sprintf("m=audio %d RTP/AVP 8 101", s.Stream().Port())) {
+	if !strings.HasPrefix(res, "SIP/2.0 200") || !strings.HasSuffix(res, inv[strings.Index(inv, "\n\n")+2:]) {
 		t.Fatalf("re-INVITE answered:\n%s", res)
 	}
 	if s.Stream().Remote().Port() != 40012 {
@@ -272,5 +273,69 @@ func TestReInviteGetsOurSDPAgain(t *testing.T) {
 	peer.send(b.LocalAddr(), peer.reply(bye, "200 OK", "", ""))
 	if err := <-done; err != nil {
 		t.Fatalf("Hangup: %v", err)
+	}
+}
+
+func TestManyProvisionalsStillAnswered(t *testing.T) {
+	peer := newFakePeer(t)
+	b := startBackend(t, fakeTrunk(peer))
+	done := make(chan error, 1)
+	var sess engine.Session
+	var pc progressCount
+	go func() {
+		var err error
+		sess, err = b.Dial(testCtx(t), engine.DialRequest{CallID: "f1", LegID: "f1-1", Number: "1000"}, pc.fn)
+		done <- err
+	}()
+	inv := peer.recv("INVITE ")
+	for i := 0; i < 25; i++ {
+		status := "180 Ringing"
+		if i%2 == 1 {
+			status = "183 Session Progress"
+		}
+		peer.send(b.LocalAddr(), peer.reply(inv, status, "fl", ""))
+		time.Sleep(2 * time.Millisecond) // keep them in order (not asserted)
+	}
+	peer.send(b.LocalAddr(), peer.reply(inv, "200 OK", "fl", peer.sdp(40020)))
+	if err := <-done; err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	if pc.ringing.Load() != 1 {
+		t.Fatalf("ringing reported %d times", pc.ringing.Load())
+	}
+	peer.recv("ACK ")
+	go func() { done <- sess.Hangup(context.Background(), nil) }()
+	bye := peer.recv("BYE ")
+	peer.send(b.LocalAddr(), peer.reply(bye, "200 OK", "", ""))
+	if err := <-done; err != nil {
+		t.Fatalf("Hangup: %v", err)
+	}
+}
+
+// RFC 3261 9.1: a CANCEL waits for a provisional response.
+func TestCancelWaitsForProvisional(t *testing.T) {
+	peer := newFakePeer(t)
+	b := startBackend(t, fakeTrunk(peer))
+	ctx, cancel := context.WithCancelCause(testCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Dial(ctx, engine.DialRequest{CallID: "f2", LegID: "f2-1", Number: "1000"}, nil)
+		done <- err
+	}()
+	inv := peer.recv("INVITE ")
+	cancel(engine.ErrCallStopped) // before any response
+	peer.send(b.LocalAddr(), peer.reply(inv, "180 Ringing", "cw", ""))
+	cnl := peer.recv("CANCEL ")
+	if header(cnl, "Call-ID") != header(inv, "Call-ID") || header(cnl, "Via") != header(inv, "Via") {
+		t.Fatalf("CANCEL does not match the INVITE:\n%s", cnl)
+	}
+	peer.send(b.LocalAddr(), peer.reply(cnl, "200 OK", "", ""))
+	peer.send(b.LocalAddr(), peer.reply(inv, "487 Request Terminated", "cw", ""))
+	de := dialErr(t, <-done)
+	if de.Disposition != engine.DispCanceled || de.SIPCode != 487 || !errors.Is(de, engine.ErrCallStopped) {
+		t.Fatalf("got %v", de)
+	}
+	if ack := peer.recv("ACK "); !strings.Contains(header(ack, "CSeq"), "ACK") {
+		t.Fatalf("ACK of the 487:\n%s", ack)
 	}
 }

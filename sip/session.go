@@ -23,7 +23,7 @@ type Session struct {
 	dlg    *sipgo.DialogClientSession
 	stream *media.Stream
 	codec  Codec
-	sdpID  uint64
+	sdp    []byte // our SDP, answered again to re-INVITEs
 	id     string // dialog ID
 	log    *slog.Logger
 
@@ -35,13 +35,13 @@ type Session struct {
 	acked chan struct{}
 }
 
-func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, sdpID uint64, log *slog.Logger) *Session {
+func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, sdp []byte, log *slog.Logger) *Session {
 	s := &Session{
 		b:      b,
 		dlg:    dlg,
 		stream: stream,
 		codec:  codec,
-		sdpID:  sdpID,
+		sdp:    sdp,
 		id:     dlg.ID,
 		log:    log,
 		done:   make(chan struct{}),
@@ -131,9 +131,10 @@ func (s *Session) watchDialog() {
 	})
 }
 
-// reInvite answers a re-INVITE (a session refresh) with our SDP again.
-// A new remote RTP address in its offer is followed; another codec is not
-// supported (488).
+// reInvite answers a re-INVITE (a session refresh) with our SDP again,
+// unchanged (same o= version). A new remote RTP address in its offer is
+// followed; an offer without the leg's codec is refused (488): the relay
+// does not transcode.
 func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if s.ended.Load() {
 		s.b.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
@@ -151,13 +152,8 @@ func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			s.stream.SetRemote(remote)
 		}
 	}
-	answer, err := buildOffer(s.b.advertise, s.stream.Port(), []Codec{s.codec}, s.sdpID)
-	if err != nil {
-		s.b.respond(req, tx, 500, "Server Internal Error", nil)
-		return
-	}
 	contact := s.b.dialogUA[sipmsg.NetworkToLower(s.dlg.InviteRequest.Transport())].ContactHDR
-	s.b.respond(req, tx, 200, "OK", answer,
+	s.b.respond(req, tx, 200, "OK", s.sdp,
 		sipmsg.HeaderClone(&contact),
 		sipmsg.NewHeader("Content-Type", "application/sdp"))
 }
@@ -182,7 +178,7 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 		}
 	}
 	if sx.codec.PayloadType != sy.codec.PayloadType {
-		b.log.Warn("bridging legs with different codecs; audio will be garbled",
+		sx.log.Warn("bridging legs with different codecs; audio will be garbled", "peer_leg", sy.SIPCallID(),
 			"codec_a", sx.codec.Name, "codec_b", sy.codec.Name)
 	}
 	link, err := media.Bridge(sx.stream, sy.stream)
