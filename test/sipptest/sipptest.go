@@ -3,9 +3,8 @@
 // its message log parsed into counts of what it received and sent.
 //
 // Every process is bounded by sipp's -timeout and killed at test cleanup.
-// Only loopback addresses are used for SIP and RTP. (sipp 3.6 also binds
-// its UDP remote-control port on all addresses; it is given a free port
-// here and receives nothing.)
+// Only loopback addresses are used: SIP, RTP and sipp's remote-control
+// socket are all bound to 127.0.0.1.
 package sipptest
 
 import (
@@ -124,7 +123,8 @@ func Start(t testing.TB, opts Options) *UAS {
 			"-sf", scenario,
 			"-i", Loopback.String(), "-p", strconv.Itoa(sipPort),
 			"-mi", Loopback.String(), "-mp", strconv.Itoa(mediaPort),
-			"-cp", strconv.Itoa(ctlPort),
+			"-ci", Loopback.String(), "-cp", strconv.Itoa(ctlPort),
+			"-bind_local",
 			"-t", map[string]string{"udp": "u1", "tcp": "t1"}[transport],
 			"-trace_msg", "-message_file", u.LogFile,
 			"-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())),
