@@ -138,6 +138,7 @@ func Start(t testing.TB, opts Options) *UAS {
 		}
 		args = append(args, opts.Args...)
 		u.cmd = exec.Command(Binary, args...)
+		dieWithParent(u.cmd)
 		u.cmd.Stdout = &lockedWriter{w: u.out}
 		u.cmd.Stderr = u.cmd.Stdout
 		if err := u.cmd.Start(); err != nil {
