@@ -359,6 +359,11 @@ func TestBridgeRelaysBothWays(t *testing.T) {
 	if err := bb.Hangup(context.Background(), engine.ErrCallStopped); err != nil {
 		t.Fatalf("hangup b: %v", err)
 	}
+	// The engine records these when the legs end.
+	ma, mb := sa.MediaStats(), sb.MediaStats()
+	if ma.PacketsIn == 0 || ma.PacketsOut == 0 || mb.PacketsIn == 0 || mb.PacketsOut == 0 || ma.BytesIn == 0 || mb.BytesOut == 0 {
+		t.Fatalf("media stats a=%+v b=%+v", ma, mb)
+	}
 	talker.WaitCounts(t, "BYE", func(c sipptest.Counts) bool { return c.Requests["BYE"] == 1 })
 	echo.WaitCounts(t, "BYE", func(c sipptest.Counts) bool { return c.Requests["BYE"] == 1 })
 }

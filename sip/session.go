@@ -15,7 +15,10 @@ import (
 	"github.com/switchboard/switchboard/media"
 )
 
-var _ engine.Session = (*Session)(nil)
+var (
+	_ engine.Session      = (*Session)(nil)
+	_ engine.MediaCounter = (*Session)(nil)
+)
 
 // Session is one answered leg: the SIP dialog and its RTP stream.
 type Session struct {
@@ -61,6 +64,18 @@ func (s *Session) Codec() Codec { return s.codec }
 
 // Stream is the leg's RTP stream (for bridging and its counters).
 func (s *Session) Stream() *media.Stream { return s.stream }
+
+// MediaStats are the leg's RTP counters: in is what its far end sent us,
+// out what we relayed to it. They stay readable after the leg ended.
+func (s *Session) MediaStats() engine.MediaStats {
+	st := s.stream.Stats()
+	return engine.MediaStats{
+		PacketsIn:  st.PacketsReceived,
+		PacketsOut: st.PacketsSent,
+		BytesIn:    st.BytesReceived,
+		BytesOut:   st.BytesSent,
+	}
+}
 
 // SIPCallID is the Call-ID of the leg's dialog.
 func (s *Session) SIPCallID() string {
