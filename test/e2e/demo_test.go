@@ -43,13 +43,13 @@ func TestDemoCompletesAClickToCall(t *testing.T) {
 
 	var stdout bytes.Buffer
 	call := exec.Command(binary, "call", "--server", n.base, "--user-id", "1", "--token", "demo",
-		"from=9000000007,9000000001", "to=9000000009,9000000002", "timeLimit=2")
+		"from=9000000007,9000000001", "to=9000000009,9000000008,9000000002", "toRingTime=1", "timeLimit=2")
 	call.Stdout, call.Stderr = &stdout, &stdout
 	if err := call.Run(); err != nil {
 		t.Fatalf("switchboard call: %v\n%s", err, stdout.String())
 	}
 	text := stdout.String()
-	for _, want := range []string{"busy (486)", "rejected (603)", "call.bridged", "call.ended"} {
+	for _, want := range []string{"busy (486)", "rejected (603)", "noanswer", "call.bridged", "call.ended"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("call output lacks %q:\n%s", want, text)
 		}
@@ -71,7 +71,7 @@ func TestDemoCompletesAClickToCall(t *testing.T) {
 			answered++
 		}
 	}
-	if rec.Outcome != "completed" || len(rec.Legs) != 4 || answered != 2 {
+	if rec.Outcome != "completed" || len(rec.Legs) != 5 || answered != 2 {
 		t.Fatalf("record %+v", rec)
 	}
 }
