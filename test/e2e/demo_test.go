@@ -43,7 +43,7 @@ func TestDemoCompletesAClickToCall(t *testing.T) {
 
 	var stdout bytes.Buffer
 	call := exec.Command(binary, "call", "--server", n.base, "--user-id", "1", "--token", "demo",
-		"from=9000000007,9000000001", "to=9000000009,9000000008,9000000002", "toRingTime=1", "timeLimit=2")
+		"from=9000000007,9000000001", "to=9000000009,9000000008,9000000002", "toRingTime=3", "timeLimit=2")
 	call.Stdout, call.Stderr = &stdout, &stdout
 	if err := call.Run(); err != nil {
 		t.Fatalf("switchboard call: %v\n%s", err, stdout.String())
