@@ -177,6 +177,9 @@ const (
 	DispCongestion Disposition = "congestion"
 	DispFailed     Disposition = "failed"
 	DispCanceled   Disposition = "canceled"
+	// DispSkipped: the agent was considered and not rung (not logged in,
+	// busy, wrap-up, paused, reserved by another call); Reason says why.
+	DispSkipped Disposition = "skipped"
 )
 
 // Leg is the record of one attempt to reach one endpoint.
@@ -190,8 +193,13 @@ type Leg struct {
 	// Number is what was dialed.
 	TargetType TargetType `json:"target_type"`
 	Target     string     `json:"target"`
-	Number     string     `json:"number"`
-	CallerID   string     `json:"caller_id,omitempty"`
+	// AgentID and AgentName name the agent this attempt offered the call
+	// to (Agent and Group targets); GroupID the group it came through.
+	AgentID   string `json:"agent_id,omitempty"`
+	AgentName string `json:"agent_name,omitempty"`
+	GroupID   string `json:"group_id,omitempty"`
+	Number    string `json:"number"`
+	CallerID  string `json:"caller_id,omitempty"`
 	// Round is the retry round (0 = first pass); Step the wave index.
 	Round int `json:"round"`
 	Step  int `json:"step"`

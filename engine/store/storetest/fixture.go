@@ -66,7 +66,8 @@ func fullLeg(callID string, seq int, created time.Time) *engine.Leg {
 	at := func(d time.Duration) *time.Time { v := created.Add(d); return &v }
 	return &engine.Leg{
 		ID: fmt.Sprintf("%s-%d", callID, seq), CallID: callID, Seq: seq,
-		Side: engine.SideFrom, TargetType: engine.TargetAgent, Target: "agent-7",
+		Side: engine.SideFrom, TargetType: engine.TargetGroup, Target: "sales",
+		AgentID: "agent-7", AgentName: "Asha Rao", GroupID: "sales",
 		Number: "+15550107", CallerID: "+15550199", Round: 1, Step: 2,
 		State: engine.LegRinging, Disposition: engine.DispAnswered,
 		SIPCode: 200, Reason: "ok",
