@@ -198,8 +198,11 @@ type Leg struct {
 	AgentID   string `json:"agent_id,omitempty"`
 	AgentName string `json:"agent_name,omitempty"`
 	GroupID   string `json:"group_id,omitempty"`
-	Number    string `json:"number"`
-	CallerID  string `json:"caller_id,omitempty"`
+	// Routing says why this endpoint was chosen: the distribution that
+	// ordered it, or the sticky decision ("sticky hit", …).
+	Routing  string `json:"routing,omitempty"`
+	Number   string `json:"number"`
+	CallerID string `json:"caller_id,omitempty"`
 	// Round is the retry round (0 = first pass); Step the wave index.
 	Round int `json:"round"`
 	Step  int `json:"step"`

@@ -67,7 +67,7 @@ func fullLeg(callID string, seq int, created time.Time) *engine.Leg {
 	return &engine.Leg{
 		ID: fmt.Sprintf("%s-%d", callID, seq), CallID: callID, Seq: seq,
 		Side: engine.SideFrom, TargetType: engine.TargetGroup, Target: "sales",
-		AgentID: "agent-7", AgentName: "Asha Rao", GroupID: "sales",
+		AgentID: "agent-7", AgentName: "Asha Rao", GroupID: "sales", Routing: "sticky hit",
 		Number: "+15550107", CallerID: "+15550199", Round: 1, Step: 2,
 		State: engine.LegRinging, Disposition: engine.DispAnswered,
 		SIPCode: 200, Reason: "ok",
