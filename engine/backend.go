@@ -77,6 +77,11 @@ type Bridge interface {
 // ErrRemoteHangup is a Session's cause when the far end hung up.
 var ErrRemoteHangup = errors.New("remote hangup")
 
+// ErrMediaTimeout is a Session's cause when its party sent no media for
+// the backend's media timeout: the phone is gone without a BYE (crash,
+// network loss, NAT timeout), and the call is ended rather than left up.
+var ErrMediaTimeout = errors.New("media timeout: no RTP received")
+
 // DialError is how a Dial attempt ended without an answer.
 type DialError struct {
 	Disposition Disposition
