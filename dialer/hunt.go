@@ -2,6 +2,19 @@
 // ring, in what order, for how long and how often. It does no I/O and reads
 // no clock: every input arrives as an argument, every decision leaves as a
 // value, so each rule is a table test.
+//
+// A side names numbers or agents, hunted wave by wave (Plan), or a group.
+// A group's members are ordered for each pass by its Distribution:
+// round_robin (the default, "RR": member order, starting after the agent
+// last offered a call of the group), ring_all (everyone at once), linear
+// (by priority), least_recent (longest idle first), fewest_calls (fewest
+// calls answered first) or random (a shuffle from the caller's seed); ties
+// always go by member order. Eligible says whether an agent may be offered
+// a call now (deleted, login filters, paused, wrap-up, busy). For sticky
+// calls, StickyTTL gives a binding's period and DecideSticky, before each
+// pass, whether the customer's bound agent goes first, is waited for
+// (retrySame), or is passed over for this call (retryTemp) or for good
+// (retryNewSticky).
 package dialer
 
 import (
