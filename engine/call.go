@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -32,8 +33,11 @@ type callRun struct {
 	// was decided (losers of a TO_ALL wave finishing their CANCEL).
 	pending sync.WaitGroup
 	done    chan struct{}
-	// outcome is set by talk for the final record.
-	outcome ending
+
+	// held are the agents this call has reserved; answeredAgent the agent
+	// who answered each side, if any.
+	held          map[string]bool
+	answeredAgent map[SideName]string
 }
 
 func newCallRun(e *Engine, c *Call) *callRun {
@@ -45,6 +49,9 @@ func newCallRun(e *Engine, c *Call) *callRun {
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
+
+		held:          map[string]bool{},
+		answeredAgent: map[SideName]string{},
 	}
 }
 
@@ -71,6 +78,15 @@ func (r *callRun) run() {
 	defer r.e.forget(r.call.ID)
 	defer close(r.done)
 	defer r.cancel(ErrCallStopped)
+	defer func() {
+		// A bug must not cost the record: end the call as failed.
+		if p := recover(); p != nil {
+			r.log.Error("call goroutine panicked", "panic", p, "stack", string(debug.Stack()))
+			r.cancel(ErrCallStopped)
+			r.end(OutcomeFailed, HangupSystem, fmt.Sprintf("internal error: %v", p))
+		}
+	}()
+	go r.keepLeases(r.ctx)
 
 	req := r.call.Request
 	from, fromLeg := r.hunt(r.ctx, SideFrom, req.From, nil)
@@ -113,25 +129,31 @@ func (r *callRun) run() {
 		return
 	}
 	cancelTo(nil)
-	r.talk(from, to)
+	end := r.talk(from, to)
 	r.recordMedia(fromLeg, from)
 	r.recordMedia(toLeg, to)
-	r.end(r.talkEnd())
+	r.end(end.outcome, end.by, end.reason)
 }
 
 var errFromHungUp = errors.New("from hung up")
 
 // talk bridges the two answered parties and waits for the end; both are
-// hung up when it returns, and r.outcome says how the call ended.
-func (r *callRun) talk(from, to Session) {
+// hung up when it returns. A stop or a hang-up that raced to's answer
+// ends the call without a bridge, recorded as what it was.
+func (r *callRun) talk(from, to Session) ending {
 	defer r.hangup(to, ErrCallStopped)
 	defer r.hangup(from, ErrCallStopped)
 
+	if e, ok := r.endedBeforeBridge(from, to); ok {
+		return e
+	}
 	bridge, err := r.e.backend.Bridge(from, to)
 	if err != nil {
+		if e, ok := r.endedBeforeBridge(from, to); ok {
+			return e
+		}
 		r.log.Error("bridge failed", "err", err)
-		r.outcome = ending{OutcomeFailed, HangupSystem, "bridge failed: " + err.Error()}
-		return
+		return ending{OutcomeFailed, HangupSystem, "bridge failed: " + err.Error()}
 	}
 	defer bridge.Close()
 	now := r.e.opt.Now().UTC()
@@ -148,15 +170,25 @@ func (r *callRun) talk(from, to Session) {
 	var reason string
 	select {
 	case <-from.Context().Done():
-		by, reason = HangupFrom, "from hung up"
+		by, reason = partyEnded(HangupFrom, from)
 	case <-to.Context().Done():
-		by, reason = HangupTo, "to hung up"
+		by, reason = partyEnded(HangupTo, to)
 	case <-limit:
 		by, reason = HangupTimeLimit, fmt.Sprintf("time limit of %d s reached", r.call.Request.TimeLimit)
 	case <-r.ctx.Done():
 		by, reason = r.stoppedBy(), context.Cause(r.ctx).Error()
 	}
-	r.outcome = ending{OutcomeCompleted, by, reason}
+	return ending{OutcomeCompleted, by, reason}
+}
+
+// partyEnded says who ended a bridged call when one party's session
+// ended: the party itself (a BYE), or the engine when the party's media
+// died.
+func partyEnded(party HangupBy, s Session) (HangupBy, string) {
+	if cause := context.Cause(s.Context()); errors.Is(cause, ErrMediaTimeout) {
+		return HangupSystem, fmt.Sprintf("%s: %v", party, cause)
+	}
+	return party, string(party) + " hung up"
 }
 
 // ending is how a call ended, decided before the final record is written.
@@ -166,8 +198,18 @@ type ending struct {
 	reason  string
 }
 
-func (r *callRun) talkEnd() (Outcome, HangupBy, string) {
-	return r.outcome.outcome, r.outcome.by, r.outcome.reason
+// endedBeforeBridge reports how the call ended when a party or a stop got
+// there before the bridge.
+func (r *callRun) endedBeforeBridge(from, to Session) (ending, bool) {
+	switch {
+	case r.ctx.Err() != nil:
+		return ending{OutcomeCanceled, r.stoppedBy(), "stopped as to answered"}, true
+	case from.Context().Err() != nil:
+		return ending{OutcomeFromHungUp, HangupFrom, "from hung up as to answered"}, true
+	case to.Context().Err() != nil:
+		return ending{OutcomeToUnanswered, HangupTo, "to hung up as it answered"}, true
+	}
+	return ending{}, false
 }
 
 // recordMedia copies a leg's media counters into its record.
@@ -192,9 +234,14 @@ func (r *callRun) hangup(s Session, cause error) {
 	}
 }
 
-// hunt rings one side wave by wave (dialer.Plan) and returns the first
-// session that answered and its leg, or nil when nobody did or ctx ended.
+// hunt rings one side and returns the first session that answered and
+// its leg, or nil when nobody did or ctx ended. Numbers and agents are
+// hunted wave by wave (dialer.Plan); a group by its distribution
+// (huntGroup).
 func (r *callRun) hunt(ctx context.Context, side SideName, sr SideRequest, peer Session) (Session, *Leg) {
+	if sr.Type == TargetGroup {
+		return r.huntGroup(ctx, side, sr, peer)
+	}
 	waves := dialer.Plan(dialer.Side{
 		Targets:  sr.Values,
 		Strategy: sr.Strategy,
@@ -205,7 +252,20 @@ func (r *callRun) hunt(ctx context.Context, side SideName, sr SideRequest, peer 
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if s, leg := r.wave(ctx, side, sr, w, peer); s != nil {
+		var targets []dialTarget
+		for _, value := range w.Targets {
+			if sr.Type == TargetAgent {
+				if t, ok := r.offerAgent(ctx, side, sr, w, value, "", "requested agent"); ok {
+					targets = append(targets, t)
+				}
+				continue
+			}
+			targets = append(targets, dialTarget{target: value, number: value, callerID: r.callerID(side, sr, nil)})
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		if s, leg := r.wave(ctx, side, sr, w, targets, peer); s != nil {
 			return s, leg
 		}
 	}
@@ -221,33 +281,45 @@ type dialResult struct {
 // wave rings a wave's targets together. The first answer wins; the others
 // are cancelled at once and finish in the background, and a session that
 // answers after the winner is hung up (ACK then BYE at the SIP level).
-func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dialer.Wave, peer Session) (Session, *Leg) {
+func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dialer.Wave, targets []dialTarget, peer Session) (Session, *Leg) {
 	waveCtx, cancelWave := context.WithCancelCause(ctx)
 	ringCtx, cancelRing := context.WithTimeoutCause(waveCtx, w.RingTime, ErrRingTimeout)
-	results := make(chan dialResult, len(w.Targets))
-	for _, target := range w.Targets {
-		leg := r.newLeg(side, sr, target, w)
+	results := make(chan dialResult, len(targets))
+	for _, t := range targets {
+		leg := r.newLeg(side, sr, t, w, LegDialing, "")
 		r.pending.Add(1)
 		go func() {
 			defer r.pending.Done()
 			s, err := r.dial(ringCtx, leg, peer)
+			if err != nil && t.agent != nil {
+				r.release(t.agent.ID, false)
+			}
 			results <- dialResult{leg: leg, session: s, err: err}
 		}()
 	}
 
 	var winner Session
 	var winnerLeg *Leg
-	remaining := len(w.Targets)
+	remaining := len(targets)
+	// Collect results until one answers, all have failed, or the ring
+	// time is over: then the hunt moves on at once, and attempts still
+	// cancelling (a CANCEL waits for its 487, up to 32 s) finish in the
+	// background.
+collect:
 	for remaining > 0 && winner == nil {
-		res := <-results
-		remaining--
-		if res.err == nil {
-			winner, winnerLeg = res.session, res.leg
-			cancelWave(ErrLostRace)
-			r.legAnswered(res.leg)
-			continue
+		select {
+		case res := <-results:
+			remaining--
+			if res.err == nil {
+				winner, winnerLeg = res.session, res.leg
+				cancelWave(ErrLostRace)
+				r.legAnswered(res.leg)
+				continue
+			}
+			r.legFailed(ringCtx, res.leg, res.err)
+		case <-ringCtx.Done():
+			break collect
 		}
-		r.legFailed(ringCtx, res.leg, res.err)
 	}
 	if remaining == 0 {
 		cancelRing()
@@ -265,7 +337,14 @@ func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dia
 			res := <-results
 			if res.err == nil {
 				r.hangup(res.session, ErrLostRace)
-				r.endLeg(res.leg, DispCanceled, 0, "answered after another leg had won; released")
+				reason := "answered after another leg had won; released"
+				if winner == nil {
+					reason = "answered after its ring time; released"
+				}
+				r.endLeg(res.leg, DispCanceled, 0, reason)
+				if res.leg.AgentID != "" {
+					r.release(res.leg.AgentID, false)
+				}
 				continue
 			}
 			r.legFailed(ringCtx, res.leg, res.err)
@@ -276,9 +355,6 @@ func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dia
 
 // dial places one leg through the backend, recording its progress.
 func (r *callRun) dial(ctx context.Context, leg *Leg, peer Session) (Session, error) {
-	if leg.TargetType != TargetNumber {
-		return nil, &DialError{Disposition: DispFailed, Reason: fmt.Sprintf("%s targets are not supported by this engine yet", leg.TargetType)}
-	}
 	req := DialRequest{CallID: leg.CallID, LegID: leg.ID, Number: leg.Number, CallerID: leg.CallerID, Peer: peer}
 	return r.e.backend.Dial(ctx, req, func(p Progress) {
 		if p != ProgressRinging {
@@ -295,32 +371,51 @@ func (r *callRun) dial(ctx context.Context, leg *Leg, peer Session) (Session, er
 	})
 }
 
-func (r *callRun) newLeg(side SideName, sr SideRequest, target string, w dialer.Wave) *Leg {
+// newLeg adds an attempt to the record: a leg about to be dialed
+// (LegDialing), or one that was only considered (LegEnded, skipped, with
+// reason).
+func (r *callRun) newLeg(side SideName, sr SideRequest, t dialTarget, w dialer.Wave, state LegState, reason string) *Leg {
 	r.mu.Lock()
 	r.seq++
+	now := r.e.opt.Now().UTC()
 	leg := &Leg{
 		ID:         fmt.Sprintf("%s-%d", r.call.ID, r.seq),
 		CallID:     r.call.ID,
 		Seq:        r.seq,
 		Side:       side,
 		TargetType: sr.Type,
-		Target:     target,
-		Number:     target,
-		CallerID:   sr.CLI,
+		Target:     t.target,
+		GroupID:    t.groupID,
+		Routing:    t.routing,
+		Number:     t.number,
+		CallerID:   t.callerID,
 		Round:      w.Round,
 		Step:       w.Step,
-		State:      LegDialing,
-		CreatedAt:  r.e.opt.Now().UTC(),
+		State:      state,
+		Reason:     reason,
+		CreatedAt:  now,
+	}
+	if t.agent != nil {
+		leg.AgentID, leg.AgentName = t.agent.ID, t.agent.Name
+	}
+	ev := EventLegDialing
+	if state == LegEnded {
+		leg.Disposition, leg.EndedAt, ev = DispSkipped, &now, EventLegEnded
 	}
 	r.call.Legs = append(r.call.Legs, leg)
 	snap := leg.Clone()
 	r.mu.Unlock()
 	r.saveLeg(snap)
-	r.publishLeg(EventLegDialing, snap)
+	r.publishLeg(ev, snap)
 	return leg
 }
 
 func (r *callRun) legAnswered(leg *Leg) {
+	if leg.AgentID != "" {
+		r.mu.Lock()
+		r.answeredAgent[leg.Side] = leg.AgentID
+		r.mu.Unlock()
+	}
 	r.updateLeg(leg, EventLegAnswered, func(l *Leg) bool {
 		now := r.e.opt.Now().UTC()
 		l.State, l.Disposition, l.SIPCode, l.AnsweredAt = LegAnswered, DispAnswered, 200, &now
@@ -432,6 +527,7 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 	case <-time.After(r.e.opt.HangupTimeout):
 		r.log.Warn("legs still cancelling at call end")
 	}
+	r.releaseAll()
 
 	r.mu.Lock()
 	now := r.e.opt.Now().UTC()
@@ -466,6 +562,7 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 // lose. Whole-record puts make the retries safe.
 func (r *callRun) endCallWithRetry(c *Call) {
 	backoff := 100 * time.Millisecond
+	giveUp := time.Now().Add(finalRecordPatience)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := r.storeCtx()
 		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention)
@@ -473,15 +570,19 @@ func (r *callRun) endCallWithRetry(c *Call) {
 		if err == nil {
 			return
 		}
-		if attempt == 5 {
-			r.log.Error("store: final record lost after retries", "err", err)
+		if time.Now().After(giveUp) {
+			r.log.Error("store: final record lost after retries", "attempts", attempt, "err", err)
 			return
 		}
 		r.log.Warn("store: end call, retrying", "attempt", attempt, "err", err)
 		time.Sleep(backoff/2 + rand.N(backoff))
-		backoff *= 2
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
+
+// finalRecordPatience is how long a call keeps retrying its final record:
+// long enough to ride out a Redis failover (Sentinel takes 5–30 s).
+const finalRecordPatience = 2 * time.Minute
 
 // finish sets the fields of an ended call.
 func finish(c *Call, now time.Time, outcome Outcome, by HangupBy, reason string) {

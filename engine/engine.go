@@ -37,6 +37,10 @@ type Options struct {
 	StoreTimeout time.Duration
 	// HangupTimeout bounds the teardown of a call's legs; 0 means 5 s.
 	HangupTimeout time.Duration
+	// Agents holds agents, groups and the shared routing state; nil means
+	// Agent and Group targets cannot be rung (their attempts are recorded
+	// as skipped).
+	Agents AgentStore
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
