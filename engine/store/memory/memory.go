@@ -7,7 +7,14 @@
 // nor an API handler can change a stored record by holding a pointer to it.
 // Ended calls with a retention expire at a deadline that every read checks;
 // a janitor goroutine, stopped by Close, frees the memory of expired calls
-// that nobody reads again.
+// and sticky bindings that nobody reads again.
+//
+// The Store is also the engine.AgentStore of a single node: agents, groups,
+// reservations, round-robin pointers, sticky bindings, waiting lines and
+// DND lists, in maps by tenant behind a mutex of their own. Every
+// operation is one critical section, so a reservation is decided
+// atomically; live-state times are kept to the millisecond like the Redis
+// store's, so both behave alike to the millisecond.
 package memory
 
 import (
@@ -28,8 +35,10 @@ var _ engine.Store = (*Store)(nil)
 
 // Options configures a Store. The zero value is ready to use.
 type Options struct {
-	// Now is the clock that retention is measured with; nil means
-	// time.Now. Tests inject a fake clock to expire calls without waiting.
+	// Now is the clock that retention and sticky periods are measured
+	// with; nil means time.Now. Tests inject a fake clock to expire calls
+	// and bindings without waiting. (Reservations and waiting lines use
+	// the now their callers pass.)
 	Now func() time.Time
 	// SweepInterval is how often the janitor frees expired calls; 0 means
 	// one minute. A negative interval runs no janitor: expired calls are
@@ -37,9 +46,9 @@ type Options struct {
 	SweepInterval time.Duration
 }
 
-// Store is the in-process engine.Store. Its methods are safe for
-// concurrent use; one mutex guards everything, which is ample for the call
-// rates of one node.
+// Store is the in-process engine.Store and engine.AgentStore. Its methods
+// are safe for concurrent use; one mutex guards the calls and another the
+// agent side, which is ample for the call rates of one node.
 type Store struct {
 	now func() time.Time
 
@@ -47,6 +56,8 @@ type Store struct {
 	calls   map[string]*entry
 	tenants map[string]map[string]struct{} // tenant -> call ids
 	live    map[string]map[string]struct{} // node -> ids of live calls
+
+	book book // agents, groups and routing memory (agents.go)
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -97,6 +108,7 @@ func (s *Store) janitor(every time.Duration) {
 			return
 		case <-tick.C:
 			s.sweep()
+			s.book.sweep(s.now())
 		}
 	}
 }
