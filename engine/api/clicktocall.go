@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -33,9 +34,8 @@ func (s *Server) clickToCall(w http.ResponseWriter, r *http.Request) {
 		writeSpecError(w, perr)
 		return
 	}
-	req, perr := ParseClickToCall(v, s.dir)
+	req, perr := s.parse(w, r, v, tenant)
 	if perr != nil {
-		s.log.Debug("click-to-call refused", "user_id", tenant, "code", perr.Code, "message", perr.Message)
 		writeSpecError(w, perr)
 		return
 	}
@@ -50,6 +50,25 @@ func (s *Server) clickToCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, specSuccessBody{CallID: call.ID, Status: "success", Code: "200"})
+}
+
+// parse validates a click-to-call request, its Directory look-ups bounded
+// by lookupTimeout. A refusal is logged: at Debug for the client's
+// mistakes, at Error with the cause for a look-up that failed (1501,
+// 1575), which also gets Retry-After.
+func (s *Server) parse(w http.ResponseWriter, r *http.Request, v url.Values, tenant string) (engine.CallRequest, *Error) {
+	ctx, cancel := context.WithTimeout(r.Context(), lookupTimeout)
+	defer cancel()
+	req, perr := ParseClickToCall(ctx, v, s.dir)
+	switch {
+	case perr == nil:
+	case perr.cause != nil:
+		s.log.Error("click-to-call look-up failed", "user_id", tenant, "code", perr.Code, "err", perr.cause)
+		w.Header().Set("Retry-After", "5")
+	default:
+		s.log.Debug("click-to-call refused", "user_id", tenant, "code", perr.Code, "message", perr.Message)
+	}
+	return req, perr
 }
 
 // originateFailure maps an Originate error to an HTTP status and a message,

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,6 +129,11 @@ var codeCases = []codeCase{
 	{"1582", 400, "from group member without CLI", []string{"fromType=Group", "from=g1", "fromCLI=AGENT_CLI"}},
 	{"1583", 400, "to agent without CLI", []string{"toType=Agent", "to=a2", "toCLI=AGENT_CLI"}},
 	{"1585", 400, "fromCLI AGENT_CLI with a to group", []string{"fromType=Agent", "from=a1", "fromCLI=AGENT_CLI", "toType=Group", "to=g2"}},
+	{"1575", 503, "DND look-up fails", []string{"to=9000000009", "dndFilter=to"}},
+	{"1501", 503, "agent look-up fails", []string{"fromType=Agent", "from=a1,broken"}},
+	{"1501", 503, "group look-up fails", []string{"toType=Group", "to=gbroken"}},
+	{"1501", 503, "ringTone look-up fails", []string{"ringTone=annbroken"}},
+	{"1501", 503, "alertAudio look-up fails", []string{"timeLimit=100", "timeLimitAlert=50", "alertAudio=annbroken"}},
 	{"1539", 400, "conflicting repeats", []string{"+from=9876543211"}},
 	{"1539", 400, "timeLimitHangup invalid", []string{"timeLimit=60", "timeLimitHangup=maybe"}},
 	{"1539", 400, "sticky invalid", []string{"sticky=sometimes"}},
@@ -134,8 +141,6 @@ var codeCases = []codeCase{
 
 // notProduced are the spec's codes validation never returns (see doc.go).
 var notProduced = map[string]string{
-	"1501": "engine failures, tested in clicktocall_test.go",
-	"1575": "Directory.DND cannot fail",
 	"1584": "a Number-to-Number call is the spec's own example",
 }
 
@@ -158,6 +163,9 @@ func TestErrorCodes(t *testing.T) {
 			}
 			if eng.originateCount() != before {
 				t.Error("Originate was called for a refused request")
+			}
+			if tc.status == 503 && (resp.Header.Get("Retry-After") != "5" || strings.Contains(body["message"], errDirDown.Error())) {
+				t.Errorf("failed look-up: Retry-After %q, message %q", resp.Header.Get("Retry-After"), body["message"])
 			}
 		})
 	}
@@ -186,13 +194,16 @@ func TestErrorCodesDirect(t *testing.T) {
 		v := params(tc.mods...)
 		_, err := CheckCredentials(v, testTenants)
 		if err == nil {
-			_, err = ParseClickToCall(v, testDir{})
+			_, err = ParseClickToCall(context.Background(), v, testDir{})
 		}
 		if err == nil || err.Code != tc.code || err.HTTPStatus != tc.status {
 			t.Errorf("%s/%s: got %v", tc.code, tc.name, err)
 		}
+		if err != nil && errors.Is(err, errDirDown) != (tc.status == 503) {
+			t.Errorf("%s/%s: cause %v", tc.code, tc.name, err.Unwrap())
+		}
 	}
-	if _, err := ParseClickToCall(params(), testDir{}); err != nil {
+	if _, err := ParseClickToCall(context.Background(), params(), testDir{}); err != nil {
 		t.Fatalf("valid request refused: %v", err)
 	}
 	if http.StatusBadRequest != statusForCode("1506") {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -28,19 +30,39 @@ var testGroups = map[string]GroupInfo{
 
 var testAnnouncements = map[string]bool{"ann1": true, "ann2": true, "1610448601_84.wav": true, long50: true}
 
-func (testDir) Agent(tenant, id string) (AgentInfo, bool) {
+// errDirDown is what testDir answers for the ids and numbers that stand
+// for a directory look-up that fails.
+var errDirDown = errors.New("directory down")
+
+func (testDir) Agent(_ context.Context, tenant, id string) (AgentInfo, bool, error) {
+	if id == "broken" {
+		return AgentInfo{}, false, errDirDown
+	}
 	a, ok := testAgents[id]
-	return a, ok && tenant == "101"
+	return a, ok && tenant == "101", nil
 }
 
-func (testDir) Group(tenant, id string) (GroupInfo, bool) {
+func (testDir) Group(_ context.Context, tenant, id string) (GroupInfo, bool, error) {
+	if id == "gbroken" {
+		return GroupInfo{}, false, errDirDown
+	}
 	g, ok := testGroups[id]
-	return g, ok && tenant == "101"
+	return g, ok && tenant == "101", nil
 }
 
-func (testDir) Announcement(tenant, id string) bool { return tenant == "101" && testAnnouncements[id] }
+func (testDir) Announcement(_ context.Context, tenant, id string) (bool, error) {
+	if id == "annbroken" {
+		return false, errDirDown
+	}
+	return tenant == "101" && testAnnouncements[id], nil
+}
 
-func (testDir) DND(tenant, number string) bool { return tenant == "101" && number == "9000000001" }
+func (testDir) DND(_ context.Context, tenant, number string) (bool, error) {
+	if number == "9000000009" {
+		return false, errDirDown
+	}
+	return tenant == "101" && number == "9000000001", nil
+}
 
 var testTenants = map[string]string{"101": "tok101", "202": "tok202"}
 

@@ -93,9 +93,33 @@
 // before anything else is done with it; credentials are not (they are
 // compared, never stored or echoed).
 //
+// # Directory look-ups that fail
+//
+// Agents, groups, announcements and the DND list come from a Directory:
+// StoreDirectory reads the agent store (Config.Agents), NoDirectory is an
+// empty account. Its look-ups get the request's context, bounded to 5 s,
+// and can fail (store unreachable, timeout). A failed look-up is never
+// taken for "no such agent": the request is refused with 503, Retry-After:
+// 5, the cause logged and not shown —
+//
+//   - 1501 Connection Issue for an agent, group or announcement look-up
+//     (steps 5, 9, 10);
+//   - 1575 connection Error in DND Api for a DND look-up (step 15): the
+//     call is not placed unchecked.
+//
+// StoreDirectory: an agent is available when it is not paused, not in
+// wrap-up (now before its WrapUpUntil) and holds fewer unexpired
+// reservations than its capacity (MaxCalls, 0 meaning 1). Its CLI is the
+// agent's. A group's members are its members' agents; a member whose
+// agent was deleted is left out. An agent costs two store round trips
+// (GetAgent, AgentStates), a group three whatever its size (GetGroup,
+// ListAgents, AgentStates of all members at once). There are no
+// announcements yet (every id is unknown, 1535/1546) until the media work
+// brings them.
+//
 // # Codes not produced by validation
 //
-//   - 1501 Connection Issue is the engine's refusal, not validation's:
+//   - 1501 Connection Issue is also the engine's refusal:
 //     engine.ErrDraining → 503 with Retry-After: 5, engine.ErrTooManyCalls
 //     → 429 with Retry-After: 1, any other Originate failure (the store) →
 //     503, logged. Never a 500 for a client's mistake; a panic in a handler
@@ -105,9 +129,6 @@
 //     TO_ALL both admit several values, and Group sides take one id with
 //     their own codes 1516/1517, so sticky's one customer number is the
 //     only place where several values are not allowed.
-//   - 1575 (DND API connection error) is never produced: Directory.DND
-//     cannot fail. A DND service that can fail would give DND an error
-//     result, mapped to 1575.
 //   - 1584 (at least one agent in from or to) is never produced: a
 //     Number-to-Number call is the spec's own example and default.
 //   - 105 appears only in the spec's sample error body; 1503 is the code

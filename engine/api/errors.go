@@ -12,9 +12,16 @@ type Error struct {
 	HTTPStatus int
 	Code       string
 	Message    string
+	// cause is the failure behind a 1501 or 1575 (a Directory look-up
+	// that failed); it is logged, never shown to the client.
+	cause error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Unwrap returns the failure behind a 1501 or 1575, nil for a refusal of
+// the request itself.
+func (e *Error) Unwrap() error { return e.cause }
 
 // MarshalJSON renders the spec's error body.
 func (e Error) MarshalJSON() ([]byte, error) {
@@ -132,14 +139,23 @@ func newError(code, detail string) *Error {
 	return &Error{HTTPStatus: statusForCode(code), Code: code, Message: msg}
 }
 
+// unavailable builds the refusal of a request that could not be checked
+// because a look-up failed: code is 1501 (Connection Issue) or 1575 (DND).
+func unavailable(code, detail string, cause error) *Error {
+	e := newError(code, detail)
+	e.cause = cause
+	return e
+}
+
 // statusForCode is the HTTP status of a code: 401 for a user or token that
-// does not authenticate, 503 for the engine's Connection Issue, 400 for
-// every other mistake in the request.
+// does not authenticate, 503 for the engine's or the store's Connection
+// Issue and the DND connection error, 400 for every other mistake in the
+// request.
 func statusForCode(code string) int {
 	switch code {
 	case "1013", "1020":
 		return http.StatusUnauthorized
-	case "1501":
+	case "1501", "1575":
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest

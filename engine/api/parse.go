@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/url"
 
@@ -99,6 +100,7 @@ type side struct {
 }
 
 type parser struct {
+	ctx      context.Context
 	f        form
 	dir      Directory
 	tenant   string
@@ -144,13 +146,15 @@ func CheckCredentials(v url.Values, tenants map[string]string) (string, *Error) 
 // the credentials (see CheckCredentials; user_id is read only to name the
 // tenant in Directory look-ups) and returns the request with every
 // default applied, or the first error found in the documented order. It
-// does no I/O besides the Directory and never panics. A nil dir is
-// NoDirectory.
-func ParseClickToCall(v url.Values, dir Directory) (engine.CallRequest, *Error) {
+// does no I/O besides the Directory, whose look-ups get ctx, and never
+// panics. A look-up that fails refuses the request with 1501 (1575 for the
+// DND list), HTTP 503, the failure wrapped (errors.Unwrap) for the log. A
+// nil dir is NoDirectory.
+func ParseClickToCall(ctx context.Context, v url.Values, dir Directory) (engine.CallRequest, *Error) {
 	if dir == nil {
 		dir = NoDirectory{}
 	}
-	p := &parser{f: form{v}, dir: dir}
+	p := &parser{ctx: ctx, f: form{v}, dir: dir}
 	p.tenant, _, _ = p.f.get("user_id")
 	p.from = side{c: fromCodes, req: &p.req.From}
 	p.to = side{c: toCodes, req: &p.req.To}

@@ -83,7 +83,14 @@ func (p *parser) alerts() *Error {
 		}
 	}
 	for _, id := range ids {
-		if id == "" || !p.dir.Announcement(p.tenant, id) {
+		if id == "" {
+			return newError("1546", quote(id))
+		}
+		ok, err := p.announcement(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return newError("1546", quote(id))
 		}
 	}
@@ -136,7 +143,11 @@ func (p *parser) ringTone() *Error {
 	if err != nil || val == "" {
 		return err
 	}
-	if !p.dir.Announcement(p.tenant, val) {
+	ok, aerr := p.announcement(val)
+	if aerr != nil {
+		return aerr
+	}
+	if !ok {
 		return newError("1535", quote(val))
 	}
 	p.req.RingTone = val
@@ -254,7 +265,8 @@ func (p *parser) queueTimeout() *Error {
 
 // dnd: dndFilter is from, to or both in any case (1570). A checked side
 // must be a Number side (1571/1572), in the order from then to, and then
-// none of its numbers may be on the tenant's DND list (1573/1574).
+// none of its numbers may be on the tenant's DND list (1573/1574). A DND
+// look-up that fails is 1575, HTTP 503: the call is not placed unchecked.
 func (p *parser) dnd() *Error {
 	val, err := p.f.optional("dndFilter")
 	if err != nil || val == "" {
@@ -279,7 +291,11 @@ func (p *parser) dnd() *Error {
 	}
 	for _, s := range checked {
 		for _, n := range s.req.Values {
-			if p.dir.DND(p.tenant, n) {
+			on, err := p.dir.DND(p.ctx, p.tenant, n)
+			if err != nil {
+				return unavailable("1575", "the DND list could not be read; retry", err)
+			}
+			if on {
 				return newError(s.c.dndListed, quote(n))
 			}
 		}

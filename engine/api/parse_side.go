@@ -62,7 +62,10 @@ func (p *parser) sideValues(s *side) *Error {
 	case engine.TargetAgent:
 		agents := make([]AgentInfo, 0, len(vals))
 		for _, v := range vals {
-			a, ok := p.lookupAgent(v)
+			a, ok, err := p.lookupAgent(v)
+			if err != nil {
+				return err
+			}
 			if !ok {
 				return newError(s.c.badAgent, quote(v))
 			}
@@ -76,7 +79,10 @@ func (p *parser) sideValues(s *side) *Error {
 		if len(vals) > 1 {
 			return newError(s.c.multiGroup, "a "+s.c.typeParam+" of Group takes one group id")
 		}
-		g, ok := p.lookupGroup(vals[0])
+		g, ok, err := p.lookupGroup(vals[0])
+		if err != nil {
+			return err
+		}
 		if !ok {
 			return newError(s.c.badGroup, quote(vals[0]))
 		}
@@ -86,18 +92,38 @@ func (p *parser) sideValues(s *side) *Error {
 	return nil
 }
 
-func (p *parser) lookupAgent(id string) (AgentInfo, bool) {
+// lookupAgent asks the Directory for an agent; a failed look-up is 1501.
+func (p *parser) lookupAgent(id string) (AgentInfo, bool, *Error) {
 	if id == "" {
-		return AgentInfo{}, false
+		return AgentInfo{}, false, nil
 	}
-	return p.dir.Agent(p.tenant, id)
+	a, ok, err := p.dir.Agent(p.ctx, p.tenant, id)
+	if err != nil {
+		return AgentInfo{}, false, unavailable("1501", "the agent directory is unavailable; retry", err)
+	}
+	return a, ok, nil
 }
 
-func (p *parser) lookupGroup(id string) (GroupInfo, bool) {
+// lookupGroup asks the Directory for a group; a failed look-up is 1501.
+func (p *parser) lookupGroup(id string) (GroupInfo, bool, *Error) {
 	if id == "" {
-		return GroupInfo{}, false
+		return GroupInfo{}, false, nil
 	}
-	return p.dir.Group(p.tenant, id)
+	g, ok, err := p.dir.Group(p.ctx, p.tenant, id)
+	if err != nil {
+		return GroupInfo{}, false, unavailable("1501", "the agent directory is unavailable; retry", err)
+	}
+	return g, ok, nil
+}
+
+// announcement asks the Directory for an announcement; a failed look-up
+// is 1501.
+func (p *parser) announcement(id string) (bool, *Error) {
+	ok, err := p.dir.Announcement(p.ctx, p.tenant, id)
+	if err != nil {
+		return false, unavailable("1501", "the announcement directory is unavailable; retry", err)
+	}
+	return ok, nil
 }
 
 // sideSettings: strategy (ONE_BY_ONE default, TO_ALL; 1522/1523), ring

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/url"
 	"reflect"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 func mustParse(t *testing.T, v url.Values) engine.CallRequest {
 	t.Helper()
-	req, err := ParseClickToCall(v, testDir{})
+	req, err := ParseClickToCall(context.Background(), v, testDir{})
 	if err != nil {
 		t.Fatalf("refused: %v", err)
 	}
@@ -81,7 +82,7 @@ func TestGroupsAndQueue(t *testing.T) {
 		t.Fatalf("got %+v", req)
 	}
 	// A group waits for a free member: availability is not checked.
-	if _, err := ParseClickToCall(params("toType=Group", "to=g2", "toCLI=AGENT_CLI"), testDir{}); err != nil {
+	if _, err := ParseClickToCall(context.Background(), params("toType=Group", "to=g2", "toCLI=AGENT_CLI"), testDir{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +124,7 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseClickToCall(params(tc.mods...), testDir{})
+			_, err := ParseClickToCall(context.Background(), params(tc.mods...), testDir{})
 			switch {
 			case tc.code == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -153,7 +154,7 @@ func TestOrderOfChecks(t *testing.T) {
 		{"DND type before listing", []string{"from=9000000001", "toType=Agent", "to=a1", "dndFilter=both"}, "1572"},
 	}
 	for _, tc := range cases {
-		_, err := ParseClickToCall(params(tc.mods...), testDir{})
+		_, err := ParseClickToCall(context.Background(), params(tc.mods...), testDir{})
 		if err == nil || err.Code != tc.code {
 			t.Errorf("%s: got %v, want %s", tc.name, err, tc.code)
 		}
@@ -166,15 +167,15 @@ func TestNoDirectory(t *testing.T) {
 		{"toType=Group", "to=g1"},
 		{"ringTone=ann1"},
 	} {
-		if _, err := ParseClickToCall(params(mods...), nil); err == nil {
+		if _, err := ParseClickToCall(context.Background(), params(mods...), nil); err == nil {
 			t.Errorf("%v accepted without a directory", mods)
 		}
 	}
-	if _, err := ParseClickToCall(params("dndFilter=both", "from=9000000001"), NoDirectory{}); err != nil {
+	if _, err := ParseClickToCall(context.Background(), params("dndFilter=both", "from=9000000001"), NoDirectory{}); err != nil {
 		t.Fatalf("nobody is on DND without a directory: %v", err)
 	}
 	// Another tenant sees none of tenant 101's directory.
-	if _, err := ParseClickToCall(params("user_id=202", "fromType=Agent", "from=a1"), testDir{}); err == nil || err.Code != "1512" {
+	if _, err := ParseClickToCall(context.Background(), params("user_id=202", "fromType=Agent", "from=a1"), testDir{}); err == nil || err.Code != "1512" {
 		t.Fatalf("got %v", err)
 	}
 }

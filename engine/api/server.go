@@ -29,6 +29,14 @@ var _ Engine = (*engine.Engine)(nil)
 // DefaultMaxBodyBytes bounds a request body unless Config says otherwise.
 const DefaultMaxBodyBytes = 64 << 10
 
+// lookupTimeout bounds the Directory look-ups of one click-to-call
+// request, and storeTimeout the agent-store work of one management
+// request.
+const (
+	lookupTimeout = 5 * time.Second
+	storeTimeout  = 10 * time.Second
+)
+
 // maxFormValues bounds the parameters of one request (query and body
 // together, repeats counted).
 const maxFormValues = 100
@@ -39,8 +47,12 @@ type Config struct {
 	Engine Engine
 	// Tenants maps user_id to token. It is copied by NewServer.
 	Tenants map[string]string
-	// Directory answers agent, group, announcement and DND questions; nil
-	// means NoDirectory.
+	// Agents keeps agents, groups and DND lists for the management API
+	// (/v1/agents, /v1/groups, /v1/dnd). Nil: those routes answer 501.
+	Agents engine.AgentStore
+	// Directory answers agent, group, announcement and DND questions for
+	// click-to-call validation; nil means StoreDirectory{Agents} when
+	// Agents is set, else NoDirectory.
 	Directory Directory
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
@@ -56,7 +68,9 @@ type Config struct {
 type Server struct {
 	eng       Engine
 	tenants   map[string]string
+	agents    engine.AgentStore
 	dir       Directory
+	now       func() time.Time
 	log       *slog.Logger
 	maxBody   int64
 	heartbeat time.Duration
@@ -67,7 +81,9 @@ func NewServer(cfg Config) *Server {
 	s := &Server{
 		eng:       cfg.Engine,
 		tenants:   maps.Clone(cfg.Tenants),
+		agents:    cfg.Agents,
 		dir:       cfg.Directory,
+		now:       time.Now,
 		log:       cfg.Logger,
 		maxBody:   cfg.MaxBodyBytes,
 		heartbeat: cfg.SSEHeartbeat,
@@ -75,7 +91,11 @@ func NewServer(cfg Config) *Server {
 	if s.tenants == nil {
 		s.tenants = map[string]string{}
 	}
-	if s.dir == nil {
+	switch {
+	case s.dir != nil:
+	case s.agents != nil:
+		s.dir = StoreDirectory{Agents: s.agents}
+	default:
 		s.dir = NoDirectory{}
 	}
 	if s.log == nil {

@@ -44,7 +44,7 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request, tenant strin
 		return
 	}
 	v.Set("user_id", tenant)
-	req, perr := ParseClickToCall(v, s.dir)
+	req, perr := s.parse(w, r, v, tenant)
 	if perr != nil {
 		writeV1Error(w, perr.HTTPStatus, perr.Code, perr.Message)
 		return
