@@ -199,7 +199,7 @@ func TestBridgeForwardsBothWays(t *testing.T) {
 		return sa.PacketsReceived == 5 && sb.PacketsSent == 5 && sb.PacketsReceived == 5 && sa.PacketsSent == 5
 	})
 	sa, sb := a.Stats(), b.Stats()
-	if sa.BytesReceived != sb.BytesSent || sa.Dropped+sb.Dropped != 0 {
+	if sa.BytesReceived != sb.BytesSent || sa.Dropped+sb.Dropped+sa.Rejected+sb.Rejected != 0 {
 		t.Fatalf("stats a=%+v b=%+v", sa, sb)
 	}
 
@@ -219,6 +219,7 @@ func TestDropsWithoutSinkOrRemoteAndNonRTP(t *testing.T) {
 	p := testPool(t, 41400, 41498)
 	a, b := listen(t, p), listen(t, p)
 	ph := phone(t)
+	a.SetRemote(addrOf(ph))
 	ph.WriteToUDPAddrPort(rtpPacket(1, "x"), a.LocalAddr()) // no sink
 	eventually(t, "no-sink drop", func() bool { return a.Stats().Dropped == 1 })
 
@@ -231,14 +232,145 @@ func TestDropsWithoutSinkOrRemoteAndNonRTP(t *testing.T) {
 		t.Fatalf("WriteRTP without remote: %v", err)
 	}
 
-	ph.WriteToUDPAddrPort([]byte("not rtp"), a.LocalAddr())
-	eventually(t, "non-RTP drop", func() bool { return a.Stats().Dropped == 2 })
-
 	if _, err := Bridge(a, a); err == nil {
 		t.Fatal("bridged a stream with itself")
 	}
 	if _, err := Bridge(a, nil); err == nil {
 		t.Fatal("bridged a nil stream")
+	}
+}
+
+func TestInvalidPacketsAreCountedNotForwarded(t *testing.T) {
+	p := testPool(t, 41700, 41798)
+	a, b := listen(t, p), listen(t, p)
+	pa, pb := phone(t), phone(t)
+	a.SetRemote(addrOf(pa))
+	b.SetRemote(addrOf(pb))
+	if _, err := Bridge(a, b); err != nil {
+		t.Fatal(err)
+	}
+	short := rtpPacket(1, "")[:11]
+	v1 := rtpPacket(2, "x")
+	v1[0] = 0x40 // version 1
+	for _, junk := range [][]byte{[]byte("not rtp"), short, v1, {}} {
+		pa.WriteToUDPAddrPort(junk, a.LocalAddr())
+	}
+	eventually(t, "invalid packets counted", func() bool { return a.Stats().Invalid == 4 })
+	if st := a.Stats(); st.PacketsReceived != 0 || st.Rejected != 0 || b.Stats().PacketsSent != 0 {
+		t.Fatalf("invalid packets were taken: a=%+v b=%+v", st, b.Stats())
+	}
+	if !a.LastReceived().IsZero() {
+		t.Fatal("an invalid packet counts as media received")
+	}
+}
+
+// stranger is a socket on another loopback IP, so it is neither the SDP
+// address nor its IP.
+func stranger(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Skipf("no 127.0.0.2: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestRejectsStrangersAndBeforeRemote(t *testing.T) {
+	p := testPool(t, 41800, 41898)
+	a, b := listen(t, p), listen(t, p)
+	pa, pb, evil := phone(t), phone(t), stranger(t)
+	b.SetRemote(addrOf(pb))
+	if _, err := Bridge(a, b); err != nil {
+		t.Fatal(err)
+	}
+	// No SDP yet: nobody is the far end.
+	pa.WriteToUDPAddrPort(rtpPacket(1, "early"), a.LocalAddr())
+	eventually(t, "reject before SetRemote", func() bool { return a.Stats().Rejected == 1 })
+
+	a.SetRemote(addrOf(pa))
+	pa.WriteToUDPAddrPort(rtpPacket(2, "mine"), a.LocalAddr())
+	eventually(t, "packet from the SDP address", func() bool { return b.Stats().PacketsSent == 1 })
+	// A stranger on another IP, and now (the SDP address was heard) even
+	// another port of the SDP IP, is rejected.
+	other := phone(t)
+	evil.WriteToUDPAddrPort(rtpPacket(3, "inject"), a.LocalAddr())
+	other.WriteToUDPAddrPort(rtpPacket(4, "inject"), a.LocalAddr())
+	eventually(t, "strangers rejected", func() bool { return a.Stats().Rejected == 3 })
+	if st := a.Stats(); st.PacketsReceived != 1 || b.Stats().PacketsSent != 1 || a.SendAddr() != addrOf(pa) {
+		t.Fatalf("a=%+v b=%+v send to %v", st, b.Stats(), a.SendAddr())
+	}
+	if a.LastReceived().IsZero() {
+		t.Fatal("LastReceived not set")
+	}
+}
+
+func TestLatchesToNATPortOfSDPIP(t *testing.T) {
+	p := testPool(t, 41900, 41998)
+	a := listen(t, p)
+	nat, sdpOnly, sameIP := phone(t), phone(t), phone(t)
+	// The SDP names one port; the phone's NAT sends from another of the
+	// same IP.
+	a.SetRemote(addrOf(sdpOnly))
+	nat.WriteToUDPAddrPort(rtpPacket(1, "hello"), a.LocalAddr())
+	eventually(t, "latch", func() bool { return a.Stats().PacketsReceived == 1 })
+	if a.SendAddr() != addrOf(nat) || a.Remote() != addrOf(sdpOnly) {
+		t.Fatalf("send to %v (remote %v), want the latched %v", a.SendAddr(), a.Remote(), addrOf(nat))
+	}
+	// We now send to the latched source.
+	if err := a.WriteRTP(rtpPacket(2, "back")); err != nil {
+		t.Fatal(err)
+	}
+	nat.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 100)
+	if _, err := nat.Read(buf); err != nil {
+		t.Fatalf("latched source got nothing: %v", err)
+	}
+	// Latched once: another port of the same IP is a stranger, the SDP
+	// address itself is still the far end.
+	sameIP.WriteToUDPAddrPort(rtpPacket(3, "x"), a.LocalAddr())
+	eventually(t, "second port rejected", func() bool { return a.Stats().Rejected == 1 })
+	sdpOnly.WriteToUDPAddrPort(rtpPacket(4, "x"), a.LocalAddr())
+	nat.WriteToUDPAddrPort(rtpPacket(5, "x"), a.LocalAddr())
+	eventually(t, "SDP and latched accepted", func() bool { return a.Stats().PacketsReceived == 3 })
+
+	// The same remote again keeps the latch; a new one starts over.
+	a.SetRemote(addrOf(sdpOnly))
+	if a.SendAddr() != addrOf(nat) {
+		t.Fatal("SetRemote of the same address dropped the latch")
+	}
+	a.SetRemote(addrOf(sameIP))
+	if a.SendAddr() != addrOf(sameIP) {
+		t.Fatalf("new remote: send to %v", a.SendAddr())
+	}
+}
+
+func TestNoLatchOnceSDPAddressHeard(t *testing.T) {
+	p := testPool(t, 41000, 41048)
+	a := listen(t, p)
+	ph, sameIP := phone(t), phone(t)
+	a.SetRemote(addrOf(ph))
+	ph.WriteToUDPAddrPort(rtpPacket(1, "x"), a.LocalAddr())
+	eventually(t, "SDP packet", func() bool { return a.Stats().PacketsReceived == 1 })
+	sameIP.WriteToUDPAddrPort(rtpPacket(2, "x"), a.LocalAddr())
+	eventually(t, "late latch refused", func() bool { return a.Stats().Rejected == 1 })
+	if a.SendAddr() != addrOf(ph) {
+		t.Fatalf("send to %v", a.SendAddr())
+	}
+}
+
+func TestLatchesToPublicIPOfNATedPhone(t *testing.T) {
+	p := testPool(t, 41050, 41098)
+	a := listen(t, p)
+	pub, evil := phone(t), stranger(t)
+	private := netip.MustParseAddrPort("192.168.1.20:4000")
+	a.SetRemoteNAT(private, addrOf(pub).Addr())
+	evil.WriteToUDPAddrPort(rtpPacket(1, "x"), a.LocalAddr())
+	eventually(t, "stranger rejected", func() bool { return a.Stats().Rejected == 1 })
+	pub.WriteToUDPAddrPort(rtpPacket(2, "x"), a.LocalAddr())
+	eventually(t, "latched to the public address", func() bool { return a.Stats().PacketsReceived == 1 })
+	if a.SendAddr() != addrOf(pub) || a.Remote() != private {
+		t.Fatalf("send to %v, remote %v", a.SendAddr(), a.Remote())
 	}
 }
 
@@ -261,31 +393,42 @@ func TestCloseStopsReaderAndIsIdempotent(t *testing.T) {
 	}
 }
 
-// forwardPair sets up a -> b with b sending to a sink socket nobody reads.
-func forwardPair(tb testing.TB) (*Stream, []byte) {
+// forwardPair sets up a -> b with b sending to a sink socket nobody reads;
+// it returns a, the far end's address of a and a packet.
+func forwardPair(tb testing.TB) (*Stream, netip.AddrPort, []byte) {
 	p := testPool(tb, 41600, 41698)
 	a, b := listen(tb, p), listen(tb, p)
+	src := addrOf(phone(tb))
+	a.SetRemote(src)
 	b.SetRemote(addrOf(phone(tb)))
 	if _, err := Bridge(a, b); err != nil {
 		tb.Fatal(err)
 	}
-	return a, rtpPacket(1, string(make([]byte, 160))) // 20 ms of G.711
+	return a, src, rtpPacket(1, string(make([]byte, 160))) // 20 ms of G.711
 }
 
 func TestForwardPathDoesNotAllocate(t *testing.T) {
-	a, pkt := forwardPair(t)
-	if n := testing.AllocsPerRun(1000, func() { a.handle(pkt) }); n != 0 {
+	a, src, pkt := forwardPair(t)
+	if n := testing.AllocsPerRun(1000, func() { a.handle(pkt, src) }); n != 0 {
 		t.Fatalf("forward path allocates %v per packet", n)
+	}
+	// Neither does rejecting a stranger or an invalid packet.
+	evil := netip.MustParseAddrPort("127.0.0.2:9")
+	if n := testing.AllocsPerRun(1000, func() { a.handle(pkt, evil); a.handle(pkt[:5], src) }); n != 0 {
+		t.Fatalf("reject path allocates %v per packet", n)
+	}
+	if st := a.Stats(); st.Rejected == 0 || st.Invalid == 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
 // BenchmarkForward measures the per-packet relay path (counters, sink
 // lookup, send from the other leg's socket). Expect 0 allocs/op.
 func BenchmarkForward(b *testing.B) {
-	a, pkt := forwardPair(b)
+	a, src, pkt := forwardPair(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
 	for b.Loop() {
-		a.handle(pkt)
+		a.handle(pkt, src)
 	}
 }
