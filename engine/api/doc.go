@@ -1,6 +1,8 @@
 // Package api is Switchboard's HTTP surface: the click-to-call API of
 // specs/click-to-call-api.txt (POST /v2/clickToCall/para), a JSON API for
-// the same calls (/v1), and health probes (/healthz, /readyz).
+// the same calls (/v1), management of agents, groups and the DND list
+// (/v1/agents, /v1/groups, /v1/dnd), and health probes (/healthz,
+// /readyz).
 //
 // # Click-to-call
 //
@@ -173,6 +175,101 @@
 //     Idle streams get a comment every SSEHeartbeat, and a look at the
 //     stored record: a call that ended unseen by this node (another node,
 //     a lost event) ends the stream with a call.ended built from it.
+//
+// # Management API
+//
+// Agents, groups and the DND list of the authenticated tenant, kept in
+// Config.Agents (an engine.AgentStore shared by every node). Everything
+// is scoped to the tenant of the Basic credentials: another tenant's
+// records answer 404, and two tenants may use the same ids. Without an
+// agent store every route below answers 501 not_configured (after
+// authentication).
+//
+// Bodies are one JSON object, bounded by MaxBodyBytes (413
+// body_too_large), whose keys are spelt exactly as below: unknown keys
+// (unknown_parameter), keys the server sets (read_only: user_id,
+// created_at, updated_at, the live-state fields, maxPriority), repeated
+// keys and trailing data (malformed_json) are 400, as is a value of the
+// wrong type (invalid_value). null is the same as an absent key. Errors
+// are {"error":{"code","message"}}; a store that fails is 503, code 1501,
+// Retry-After: 5, logged — never a 500 for a client's mistake.
+//
+// Ids of agents and groups are 1 to 50 characters of A-Z, a-z, 0-9, '_',
+// '.' and '-' (a click-to-call value as it is; case matters); POST
+// generates 16 hex digits when none is given. An id in a path that breaks
+// the rule is simply unknown (404).
+//
+// Agents:
+//
+//   - POST /v1/agents: 201 with the agent and a Location; 409 exists when
+//     the id is taken. Keys: id, name (at most 100 characters), numbers (1
+//     to 10, each a valid number — an optional + and 3 to 15 digits — or a
+//     sip:/sips: URI of at most 200 characters, no repeats; tried in
+//     order), cli (empty or a valid number; the AGENT_CLI), web_login,
+//     call_login, paused, max_calls (0 to 100; 0 means one call),
+//     wrap_up_seconds (0 to 3600).
+//   - GET /v1/agents ({"agents":[…]}, by id) and GET /v1/agents/{id}: each
+//     agent with its live state — active_calls (unexpired reservations),
+//     wrap_up_until and last_call_end (absent when never set), calls_taken
+//     — and status, the first that applies: busy (active_calls at
+//     capacity), wrap_up, paused, logged_out (neither web nor call login),
+//     available.
+//   - PUT /v1/agents/{id}: replaces the agent (absent keys take their zero
+//     value; created_at is kept); 404 when it does not exist — POST
+//     creates. PATCH /v1/agents/{id}: changes only the keys given; this is
+//     how login and pause state are set, e.g.
+//     {"web_login":true,"call_login":false,"paused":true}. The merged
+//     record is validated as a whole. An id in the body must match the
+//     path.
+//   - DELETE /v1/agents/{id}: 204. The agent first leaves every group of
+//     the tenant, then is deleted; its reservations stay until their calls
+//     release them. If a step fails (503), repeating the DELETE finishes.
+//
+// Groups:
+//
+//   - POST /v1/groups, GET /v1/groups ({"groups":[…]}, by id), GET, PUT,
+//     PATCH, DELETE /v1/groups/{id}, as for agents. Keys: id, name (at
+//     most 100), ring_time (0 to 50 s; 0: the request's), distribution
+//     (round_robin — the default, also spelt RR as the spec does —
+//     ring_all, linear, least_recent, fewest_calls, random; any case,
+//     stored as named), sticky, sticky_days (0 to 3650), recording,
+//     queue_timeout (0 to 3600 s; 0: 60), max_wait (0 to 10000; 0: no
+//     bound), members (at most 500 of {"agent_id","priority"}). The
+//     spec's own names (ringtime, recording "enabled") are not accepted.
+//   - members replace the member list when given, on POST, PUT and PATCH:
+//     every agent must exist, none twice; a priority of 1 to 1000000, or
+//     0/absent for one above the highest before it (as if added one by
+//     one). PUT without members keeps them: they are the group's content,
+//     managed through /members, not one of its settings.
+//   - GET /v1/groups/{id}/members: {"group_id","maxPriority","members":[…]}
+//     in the order added, each with its agent's name and numbers;
+//     maxPriority is the highest priority (0 for none), as in the spec. A
+//     member whose agent no longer exists is marked "deleted": true (calls
+//     skip it; remove it with DELETE).
+//   - POST /v1/groups/{id}/members {"agent_id","priority"}: 201 with the
+//     member; 404 for an unknown group or agent, 409 exists when it is a
+//     member already, 409 group_full at 500 members. priority defaults to
+//     maxPriority+1.
+//   - DELETE /v1/groups/{id}/members/{agent_id}: 204, 404 when not a
+//     member.
+//
+// DND (do not disturb; numbers match exactly as dialed, so 9876543210 and
+// +919876543210 are different entries):
+//
+//   - GET /v1/dnd: {"numbers":[…]}, sorted.
+//   - POST /v1/dnd {"numbers":[…]}: 1 to 1000 valid numbers; 204.
+//   - GET /v1/dnd/{number}: {"number":…,"dnd":true|false}.
+//   - DELETE /v1/dnd/{number}: 204, 404 when not listed. An invalid
+//     number in the path is 400.
+//
+// Concurrency: a write is a read-modify-write of the whole record (agent
+// or group) in the store, so of two writes racing on different nodes (two
+// PATCHes, two member additions to one group) the last one stored wins
+// whole; the other's change is lost, not merged. Likewise POST's 409 is a
+// check then a put: two creations of one id racing each other both
+// succeed, the later one standing. Reservations, wrap-up and the other
+// live state are the store's atomic operations and are never written
+// here.
 //
 // GET /healthz is 200 {"status":"ok"} while the process serves; GET
 // /readyz is 200 {"status":"ready"}, or 503 with the reason from

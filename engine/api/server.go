@@ -120,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/calls/{callid}", s.authed(s.getCall))
 	mux.HandleFunc("DELETE /v1/calls/{callid}", s.authed(s.hangupCall))
 	mux.HandleFunc("GET /v1/calls/{callid}/events", s.authed(s.callEvents))
+	s.manageRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	return s.recoverPanics(mux)
