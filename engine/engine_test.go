@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,15 +18,18 @@ import (
 // stands in for telephony only; the SIP paths are tested end to end with
 // sipp.
 type fakeBackend struct {
+	// release lets "hold" attempts finish their cancel.
+	release chan struct{}
+
 	mu     sync.Mutex
-	script map[string]string // number → "answer", "busy", "noanswer", "late"
+	script map[string]string // number → "answer", "busy", "noanswer", "late", "hold", "slow"
 	dials  []string
 	live   map[*fakeSession]bool
 	bridge int
 }
 
 func newFakeBackend(script map[string]string) *fakeBackend {
-	return &fakeBackend{script: script, live: make(map[*fakeSession]bool)}
+	return &fakeBackend{script: script, live: make(map[*fakeSession]bool), release: make(chan struct{})}
 }
 
 type fakeSession struct {
@@ -79,6 +83,13 @@ func (b *fakeBackend) Dial(ctx context.Context, req engine.DialRequest, progress
 		return nil, &engine.DialError{Disposition: engine.DispBusy, SIPCode: 486}
 	case "noanswer":
 		<-ctx.Done()
+		return nil, &engine.DialError{Disposition: engine.DispCanceled, SIPCode: 487, Err: context.Cause(ctx)}
+	case "late": // the 200 crosses the CANCEL: the attempt answers anyway
+		<-ctx.Done()
+		return answer()
+	case "hold": // the far end is slow to answer the CANCEL
+		<-ctx.Done()
+		<-b.release
 		return nil, &engine.DialError{Disposition: engine.DispCanceled, SIPCode: 487, Err: context.Cause(ctx)}
 	case "slow":
 		select {
@@ -182,8 +193,11 @@ func TestOneByOneFallsThroughToTheNumberThatAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := waitBridged(t, e, b, c.ID)
-	sessions[0].remoteHangup()
+	for _, s := range waitBridged(t, e, b, c.ID) {
+		if s.number == "2002" {
+			s.remoteHangup()
+		}
+	}
 	got := finished(t, e, c.ID)
 	want := []string{"from:1001:busy", "from:1002:noanswer", "from:1003:answered", "to:2001:busy", "to:2002:answered"}
 	if !equal(dispositions(got), want) {
@@ -192,8 +206,8 @@ func TestOneByOneFallsThroughToTheNumberThatAnswers(t *testing.T) {
 	if got.Outcome != engine.OutcomeCompleted || got.BridgedAt == nil || got.EndedAt == nil {
 		t.Fatalf("record = %+v", got)
 	}
-	if got.HangupBy != engine.HangupFrom && got.HangupBy != engine.HangupTo {
-		t.Fatalf("hangup_by = %q", got.HangupBy)
+	if got.HangupBy != engine.HangupTo {
+		t.Fatalf("hangup_by = %q, want to", got.HangupBy)
 	}
 	if len(b.sessions()) != 0 {
 		t.Fatalf("sessions left up: %d", len(b.sessions()))
@@ -380,5 +394,56 @@ func TestEventsFollowTheRecord(t *testing.T) {
 	want := []string{"call.created", "leg.dialing", "leg.ringing", "leg.answered", "leg.dialing", "leg.ringing", "leg.answered", "call.bridged", "leg.ended", "leg.ended", "call.ended"}
 	if !equal(types, want) {
 		t.Fatalf("events %v\nwant   %v", types, want)
+	}
+}
+
+func TestLateAnswerAfterTheWinnerIsReleased(t *testing.T) {
+	e, b, _ := newEngine(t, map[string]string{"1002": "late"})
+	c, _ := e.Originate(context.Background(), "1", engine.CallRequest{
+		From: side(dialer.ToAll, 0, "1001", "1002"), To: side(dialer.OneByOne, 0, "2001"), TimeLimit: 1, TimeLimitHangup: true,
+	})
+	got := finished(t, e, c.ID)
+	l := got.Legs[1]
+	if l.Number != "1002" || l.Disposition != engine.DispCanceled || !strings.Contains(l.Reason, "another leg had won") {
+		t.Fatalf("late leg %+v", l)
+	}
+	if n := len(b.sessions()); n != 0 {
+		t.Fatalf("%d sessions left up", n)
+	}
+}
+
+func TestHuntMovesOnWhileACancelIsStillPending(t *testing.T) {
+	e, b, _ := newEngine(t, map[string]string{"1001": "hold"})
+	c, _ := e.Originate(context.Background(), "1", engine.CallRequest{
+		From: side(dialer.OneByOne, 0, "1001", "1002"), To: side(dialer.OneByOne, 0, "2001"),
+	})
+	// 1001's CANCEL is not answered until release is closed, yet the
+	// hunt rings 1002 and the call is bridged.
+	waitBridged(t, e, b, c.ID)
+	close(b.release)
+	e.Hangup(context.Background(), "1", c.ID)
+	got := finished(t, e, c.ID)
+	if d := got.Legs[0].Disposition; d != engine.DispNoAnswer {
+		t.Fatalf("held leg %s (%s)", d, got.Legs[0].Reason)
+	}
+}
+
+func TestStopWhileToAnswersIsRecordedAsCanceled(t *testing.T) {
+	e, b, _ := newEngine(t, map[string]string{"2001": "late"})
+	c, _ := e.Originate(context.Background(), "1", engine.CallRequest{
+		From: side(dialer.OneByOne, 0, "1001"), To: engine.SideRequest{Type: engine.TargetNumber, Values: []string{"2001"}, RingTime: 30},
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.dialed()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The API hang-up cancels to, whose answer crosses the cancel.
+	e.Hangup(context.Background(), "1", c.ID)
+	got := finished(t, e, c.ID)
+	if got.BridgedAt != nil || got.HangupBy != engine.HangupAPI || got.Outcome != engine.OutcomeCanceled {
+		t.Fatalf("record %+v", got)
+	}
+	if n := len(b.sessions()); n != 0 {
+		t.Fatalf("%d sessions left up", n)
 	}
 }

@@ -27,6 +27,47 @@ type Config struct {
 	SIP      SIPConfig      `yaml:"sip"`
 	Tenants  []Tenant       `yaml:"tenants"`
 	Defaults DefaultsConfig `yaml:"defaults"`
+
+	// Agents and Groups seed the store at start-up: each is created when
+	// the store does not have it yet, and left alone when it does (the API
+	// owns it from then on, login states included).
+	Agents []AgentConfig `yaml:"agents"`
+	Groups []GroupConfig `yaml:"groups"`
+}
+
+// AgentConfig seeds one agent.
+type AgentConfig struct {
+	Tenant        string   `yaml:"user_id"`
+	ID            string   `yaml:"id"`
+	Name          string   `yaml:"name"`
+	Numbers       []string `yaml:"numbers"`
+	CLI           string   `yaml:"cli"`
+	WebLogin      bool     `yaml:"web_login"`
+	CallLogin     bool     `yaml:"call_login"`
+	Paused        bool     `yaml:"paused"`
+	MaxCalls      int      `yaml:"max_calls"`
+	WrapUpSeconds int      `yaml:"wrap_up_seconds"`
+}
+
+// GroupConfig seeds one group.
+type GroupConfig struct {
+	Tenant       string         `yaml:"user_id"`
+	ID           string         `yaml:"id"`
+	Name         string         `yaml:"name"`
+	Distribution string         `yaml:"distribution"`
+	RingTime     int            `yaml:"ring_time"`
+	Sticky       bool           `yaml:"sticky"`
+	StickyDays   int            `yaml:"sticky_days"`
+	Recording    bool           `yaml:"recording"`
+	QueueTimeout int            `yaml:"queue_timeout"`
+	MaxWait      int            `yaml:"max_wait"`
+	Members      []MemberConfig `yaml:"members"`
+}
+
+// MemberConfig is one agent in a seeded group.
+type MemberConfig struct {
+	AgentID  string `yaml:"agent_id"`
+	Priority int    `yaml:"priority"`
 }
 
 // SIPConfig configures the native SIP backend.
@@ -206,6 +247,7 @@ func (c *Config) validate() error {
 		}
 		seen[t.UserID] = true
 	}
+	errs = append(errs, c.validateSeeds(seen)...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

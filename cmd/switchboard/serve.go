@@ -65,17 +65,25 @@ func runServe(args []string, demo bool) error {
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = defaultNodeID(cfg.SIP.Listen)
+	}
 	log := newLogger(cfg.LogLevel)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
-	var store engine.Store
+	// Both stores keep calls (engine.Store) and agents (engine.AgentStore).
+	var store interface {
+		engine.Store
+		engine.AgentStore
+	}
 	if cfg.Redis == "" {
 		store = memory.New(memory.Options{})
 		log.Info("store: in-process memory (single node; records do not survive a restart)")
 	} else {
-		rs, err := redisstore.New(ctx, cfg.Redis, redisstore.Options{})
+		// The tenant index forgets calls the retention has expired.
+		rs, err := redisstore.New(ctx, cfg.Redis, redisstore.Options{IndexRetention: max(cfg.Defaults.Retention.Duration, 0)})
 		if err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
@@ -83,6 +91,11 @@ func runServe(args []string, demo bool) error {
 		log.Info("store: redis", "url", redactURL(cfg.Redis))
 	}
 	defer store.Close()
+	if n, err := seed(ctx, store, &cfg, time.Now().UTC()); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("seeded agents and groups from the configuration", "created", n)
+	}
 
 	if demo {
 		phones, err := demophone.Start(ctx, demophone.Options{Addr: *phonesAddr, Logger: log})
@@ -106,6 +119,7 @@ func runServe(args []string, demo bool) error {
 		NodeID:       cfg.NodeID,
 		Retention:    retention(cfg.Defaults.Retention.Duration),
 		MaxLiveCalls: cfg.Defaults.MaxLiveCalls,
+		Agents:       store,
 		Logger:       log,
 	})
 	if n, err := eng.Recover(ctx); err != nil {
@@ -114,7 +128,7 @@ func runServe(args []string, demo bool) error {
 		log.Warn("ended calls a previous run of this node left live", "count", n)
 	}
 
-	apiServer := api.NewServer(api.Config{Engine: eng, Tenants: cfg.tenantTokens(), Logger: log})
+	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Tenants: cfg.tenantTokens(), Logger: log})
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -149,7 +163,13 @@ func runServe(args []string, demo bool) error {
 		log.Error("http server stopped", "err", err)
 	}
 	drainCtx, cancel := context.WithTimeout(context.Background(), drainFor)
-	go func() { <-sigs; cancel() }() // a second signal cuts the drain short
+	go func() {
+		// A second signal cuts the drain short, and closing the backend
+		// ends attempts still waiting on a slow far end.
+		<-sigs
+		cancel()
+		backend.Close()
+	}()
 	eng.Drain(drainCtx)
 	cancel()
 	shutdownCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
@@ -157,6 +177,18 @@ func runServe(args []string, demo bool) error {
 	_ = srv.Shutdown(shutdownCtx)
 	log.Info("stopped")
 	return nil
+}
+
+// defaultNodeID names the node after its host and SIP port: stable across
+// restarts (so a restarted node closes the calls it left live) and
+// distinct for two nodes on one host (they cannot share a SIP port).
+func defaultNodeID(sipListen string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "switchboard"
+	}
+	_, port, _ := net.SplitHostPort(sipListen)
+	return host + "-" + port
 }
 
 func retention(d time.Duration) time.Duration {
@@ -197,6 +229,18 @@ func addDemoSettings(cfg *Config, phones string) {
 		}
 	}
 	cfg.Tenants = append(cfg.Tenants, Tenant{UserID: "1", Token: "demo"})
+	// Demo agents on the simulated phones (the last digit decides how each
+	// behaves) and a round-robin group of them.
+	cfg.Agents = append(cfg.Agents,
+		AgentConfig{Tenant: "1", ID: "101", Name: "Asha", Numbers: []string{"9000000101"}, CLI: "8000000101", WebLogin: true, CallLogin: true},
+		AgentConfig{Tenant: "1", ID: "102", Name: "Ben", Numbers: []string{"9000000102"}, CLI: "8000000102", WebLogin: true, CallLogin: true},
+		AgentConfig{Tenant: "1", ID: "103", Name: "Chen (always busy)", Numbers: []string{"9000000107"}, CLI: "8000000103", WebLogin: true, CallLogin: true},
+		AgentConfig{Tenant: "1", ID: "104", Name: "Dana (never answers)", Numbers: []string{"9000000108"}, CLI: "8000000104", WebLogin: true, CallLogin: false},
+	)
+	cfg.Groups = append(cfg.Groups, GroupConfig{
+		Tenant: "1", ID: "sales", Name: "Sales", Distribution: "round_robin", RingTime: 10, Sticky: true, StickyDays: 30,
+		Members: []MemberConfig{{AgentID: "101"}, {AgentID: "102"}, {AgentID: "103"}, {AgentID: "104"}},
+	})
 }
 
 func printDemoHelp(httpAddr string) {
