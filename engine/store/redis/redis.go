@@ -1,7 +1,8 @@
-// Package redis is the engine.Store kept in Redis, so that every Switchboard
-// node sees every call and a call's record outlives the node that ran it.
-// It passes the same conformance suite as the memory store
-// (engine/store/storetest).
+// Package redis is the engine.Store and engine.AgentStore kept in Redis, so
+// that every Switchboard node sees every call, agent and reservation, and a
+// call's record outlives the node that ran it. It passes the same
+// conformance suites as the memory store (engine/store/storetest: Run and
+// RunAgents).
 //
 // # Key layout
 //
@@ -24,8 +25,8 @@
 //     CreateCall, otherwise a Lua script that checks that the call exists
 //     and then HSETs whole fields (and sets or clears the TTL): atomic,
 //     idempotent, and unable to resurrect an expired call or leave a hash
-//     of orphan legs behind. No MULTI is needed, so nothing uses
-//     TxPipelined.
+//     of orphan legs behind. No MULTI is needed, so no call method
+//     uses TxPipelined.
 //   - Indexes live in other slots ({t:..}, {n:..}), so a method's index
 //     updates go with its hash script in one plain (non-transactional)
 //     pipeline: one round trip. Index entries are hints that readers verify
@@ -43,6 +44,52 @@
 // the calls that share that score and keeps those with a smaller id, so
 // calls created in the same millisecond are neither repeated nor skipped.
 //
+// # Agent side (engine.AgentStore)
+//
+// Every key of a tenant's agents, groups and routing memory carries the
+// tenant's tag, so each script or MULTI touches keys of one cluster slot.
+// Times are unix milliseconds, taken from the now the engine passes (never
+// from the Redis clock), so all nodes judge leases by the same numbers.
+//
+//	P:{t:<tenant>}:agents                HASH    field agent id: JSON of engine.Agent
+//	P:{t:<tenant>}:groups                HASH    field group id: JSON of engine.Group
+//	P:{t:<tenant>}:state:<agent>         HASH    "call:<callid>": lease deadline
+//	                                             "wrap_until", "last_end": times
+//	                                             "taken": calls answered
+//	P:{t:<tenant>}:rr:<group>            STRING  agent id last offered a call
+//	P:{t:<tenant>}:sticky:<number>       STRING  agent id bound, PX = sticky period
+//	P:{t:<tenant>}:queue:joined:<group>  ZSET    call id, score first join time
+//	P:{t:<tenant>}:queue:lease:<group>   ZSET    call id, score lease deadline
+//	P:{t:<tenant>}:dnd                   SET     do-not-disturb numbers
+//
+// Tenants therefore may not contain '{' or '}' (refused with an error).
+// Why this shape:
+//
+//   - One hash per tenant holds its agents (and one its groups): Put, Get
+//     and Delete are one command, List one HGETALL, and no index can go
+//     stale. Reserve reads the agent's record from it in the same script.
+//   - An agent's live state is a hash beside the record, so Reserve and
+//     Release are Lua scripts over two keys of one slot: they read the
+//     agent (paused, max_calls, wrap_up_seconds) and the leases, drop the
+//     leases that ran out, and decide and write atomically. A renewal is
+//     an HSET of the call's own field, so it is never counted twice. The
+//     scripts are sent with EVALSHA, falling back to EVAL when the server
+//     lost them (restart, failover).
+//   - DeleteAgent removes the record and the statistics in one MULTI and
+//     leaves the leases, which their calls release or which expire; a
+//     state hash whose last field goes is deleted by Redis itself.
+//   - A waiting line is two ZSETs over the same members: ZRANK in the
+//     first-join set is the number of calls ahead (ties by call id, as
+//     Redis orders equal scores), and ZRANGEBYSCORE on the lease set finds
+//     the entries to drop. One script updates both.
+//   - Sticky bindings are plain strings with a TTL: Redis forgets them at
+//     the end of the period. A binding without period has no TTL.
+//
+// Every write may be retried after a lost reply: a repeated Reserve is a
+// renewal, a repeated Release finds no lease and counts nothing twice, a
+// repeated JoinQueue refreshes. Only DeleteAgent and DeleteGroup may then
+// answer ErrNotFound for their own deletion.
+//
 // # Round trips
 //
 // SaveCall, SaveLeg, EndCall, GetCall and Ping: 1. CreateCall: 2 (the
@@ -51,6 +98,13 @@
 // LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries).
 // ListCalls: 2 per window of candidates, usually one window (+1 to drop
 // expired entries).
+//
+// Agent side, once per method: 1 for PutAgent, GetAgent, ListAgents,
+// DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates
+// (one pipeline; 0 for no ids), Reserve, Release, RoundRobinLast,
+// SetRoundRobinLast, Sticky, SetSticky, JoinQueue, LeaveQueue, AddDND,
+// RemoveDND, IsDND (SMISMEMBER, Redis 6.2+) and ListDND. A script's first
+// run on a server that does not hold it adds one (NOSCRIPT, then EVAL).
 //
 // A CreateCall whose HSETNX reply is lost and that go-redis retries
 // answers ErrExists for its own write. The engine then fails the
