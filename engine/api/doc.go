@@ -213,7 +213,9 @@
 //     wrap_up_until and last_call_end (absent when never set), calls_taken
 //     — and status, the first that applies: busy (active_calls at
 //     capacity), wrap_up, paused, logged_out (neither web nor call login),
-//     available.
+//     available. After a write that succeeded, a live state that cannot be
+//     read gives status "unknown" rather than a 503 (a retried POST would
+//     meet its own 409).
 //   - PUT /v1/agents/{id}: replaces the agent (absent keys take their zero
 //     value; created_at is kept); 404 when it does not exist — POST
 //     creates. PATCH /v1/agents/{id}: changes only the keys given; this is

@@ -59,6 +59,9 @@ const (
 	StatusPaused    = "paused"     // paused by the agent or a supervisor
 	StatusLoggedOut = "logged_out" // neither web nor call login
 	StatusAvailable = "available"
+	// StatusUnknown: the live state could not be read after a write that
+	// succeeded.
+	StatusUnknown = "unknown"
 )
 
 // agentView is an agent as the API returns it: the record and its live
@@ -137,10 +140,10 @@ func validSIPURI(s string) bool {
 		return false
 	}
 	var rest string
-	switch l := strings.ToLower(s); {
-	case strings.HasPrefix(l, "sip:"):
+	switch {
+	case hasPrefixFold(s, "sip:"):
 		rest = s[4:]
-	case strings.HasPrefix(l, "sips:"):
+	case hasPrefixFold(s, "sips:"):
 		rest = s[5:]
 	default:
 		return false
@@ -154,6 +157,11 @@ func validSIPURI(s string) bool {
 		}
 	}
 	return true
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // loadAgent fetches a tenant's agent, answering 404 or 503 itself when it
@@ -177,20 +185,30 @@ func (s *Server) loadAgent(w http.ResponseWriter, r *http.Request, tenant, id st
 	return &c, true
 }
 
-// writeAgent answers with the agent and its live state.
-func (s *Server) writeAgent(w http.ResponseWriter, r *http.Request, tenant string, status int, a *engine.Agent) {
+// writeAgent answers with the agent and its live state. After a write
+// that succeeded (written), a live state that cannot be read does not
+// turn the success into a 503 (a retried POST would meet its own 409):
+// the agent is returned with status "unknown" and no live state.
+func (s *Server) writeAgent(w http.ResponseWriter, r *http.Request, tenant string, status int, a *engine.Agent, written bool) {
 	states, err := s.agents.AgentStates(r.Context(), tenant, []string{a.ID})
 	if err == nil && len(states) != 1 {
 		err = fmt.Errorf("%d states for 1 agent", len(states))
 	}
-	if err != nil {
+	var v agentView
+	switch {
+	case err == nil:
+		v = newAgentView(a, states[0], s.now())
+	case written:
+		s.log.Warn("agent state after a write failed", "user_id", tenant, "agent", a.ID, "err", err)
+		v = agentView{Agent: a, Status: StatusUnknown}
+	default:
 		s.agentStoreFailure(w, "agent state", tenant, err)
 		return
 	}
 	if status == http.StatusCreated {
 		w.Header().Set("Location", "/v1/agents/"+a.ID)
 	}
-	writeJSON(w, status, newAgentView(a, states[0], s.now()))
+	writeJSON(w, status, v)
 }
 
 // createAgent serves POST /v1/agents: the id is given or generated; 409
@@ -226,7 +244,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, tenant stri
 		s.agentStoreFailure(w, "put agent", tenant, err)
 		return
 	}
-	s.writeAgent(w, r, tenant, http.StatusCreated, a)
+	s.writeAgent(w, r, tenant, http.StatusCreated, a, true)
 }
 
 // listAgents serves GET /v1/agents: every agent of the tenant with its
@@ -267,7 +285,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *http.Request, tenant string)
 	if !ok {
 		return
 	}
-	s.writeAgent(w, r, tenant, http.StatusOK, a)
+	s.writeAgent(w, r, tenant, http.StatusOK, a, false)
 }
 
 // replaceAgent serves PUT /v1/agents/{id}: every field is replaced (an
@@ -315,7 +333,7 @@ func (s *Server) updateAgent(w http.ResponseWriter, r *http.Request, tenant stri
 		s.agentStoreFailure(w, "put agent", tenant, err)
 		return
 	}
-	s.writeAgent(w, r, tenant, http.StatusOK, a)
+	s.writeAgent(w, r, tenant, http.StatusOK, a, true)
 }
 
 // deleteAgent serves DELETE /v1/agents/{id}: the agent leaves every group

@@ -330,4 +330,14 @@ func TestManagementStoreDown(t *testing.T) {
 	e.st.failOn = map[string]bool{}
 	e.st.mu.Unlock()
 	e.c.want("DELETE", "/v1/agents/a1", "", 204, "")
+
+	// A write that succeeded is not reported as failed because the live
+	// state could not be read afterwards.
+	e.st.fail("AgentStates")
+	a := decodeAs[agentJSON](t, e.c.want("POST", "/v1/agents", `{"id":"a3","numbers":["911"]}`, 201, ""))
+	if a.ID != "a3" || a.Status != StatusUnknown {
+		t.Fatalf("created without state: %+v", a)
+	}
+	e.c.want("PATCH", "/v1/agents/a3", `{"paused":true}`, 200, "")
+	e.c.want("GET", "/v1/agents/a3", "", 503, "1501")
 }
