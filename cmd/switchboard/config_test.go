@@ -16,7 +16,7 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.SIP.Trunks) != 1 || cfg.SIP.Trunks[0].Port != 5080 || cfg.Defaults.Retention.Duration != 168*time.Hour {
+	if len(cfg.SIP.Trunks) != 1 || cfg.SIP.Trunks[0].Port != 5080 || cfg.Defaults.Retention.Duration != 168*time.Hour || len(cfg.Groups) != 1 || len(cfg.Groups[0].Members) != 1 {
 		t.Fatalf("example config read as %+v", cfg)
 	}
 }
@@ -55,6 +55,11 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"tenant without token", "tenants:\n  - user_id: \"5\"\n", "", "has no token"},
 		{"duplicate tenant", "tenants:\n  - {user_id: \"5\", token: a}\n  - {user_id: \"5\", token: b}\n", "", "appears twice"},
 		{"bad log level", "log_level: loud\n", "", "log_level"},
+		{"agent of unknown tenant", "agents:\n  - {user_id: \"9\", id: a, numbers: [\"1000\"]}\n", "", "not a configured tenant"},
+		{"agent without number", "tenants: [{user_id: \"1\", token: t}]\nagents:\n  - {user_id: \"1\", id: a}\n", "", "at least one number"},
+		{"agent bad number", "tenants: [{user_id: \"1\", token: t}]\nagents:\n  - {user_id: \"1\", id: a, numbers: [\"12ab\"]}\n", "", "neither a number nor a sip: URI"},
+		{"group bad distribution", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, distribution: fastest}\n", "", "distribution"},
+		{"group unknown member", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, members: [{agent_id: ghost}]}\n", "", "member \"ghost\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
