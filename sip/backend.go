@@ -65,7 +65,7 @@ type Backend struct {
 	tcpLn    net.Listener
 	local    netip.AddrPort
 	sessions map[string]*Session // by dialog ID
-	strays   strays
+	strays   strayTable
 	dials    sync.WaitGroup
 	serving  sync.WaitGroup
 

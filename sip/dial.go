@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -78,6 +79,9 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	}
 	invite := b.newInvite(trunk, req.Number, callerID, offer)
 	log = log.With("sip_call_id", invite.CallID().Value(), "trunk", trunk.Name)
+	// Answers that reach us after the attempt are recognised by it.
+	inv := b.strays.add(invite, trunk, time.Now())
+	defer func() { b.strays.end(inv, time.Now()) }()
 	log.Info("dialing", "number", req.Number, "caller_id", callerID, "rtp_port", stream.Port())
 
 	dlg, err := b.dialogUA[trunk.transport()].WriteInvite(ctx, invite)
@@ -93,6 +97,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		Password: trunk.Password,
 		OnResponse: func(res *sipmsg.Response) error {
 			log.Debug("INVITE response", "code", res.StatusCode, "reason", res.Reason)
+			b.strays.seen(inv, res.Source())
 			if (res.StatusCode == 180 || res.StatusCode == 183) && !ringing {
 				ringing = true
 				log.Info("ringing", "code", res.StatusCode)
@@ -124,7 +129,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 			// A 200 crossed our CANCEL (or came as we gave up): take the
 			// call and drop it at once.
 			log.Info("answered after cancel; dropping it")
-			b.ackAndBye(dlg, log)
+			b.ackAndBye(dlg, inv, log)
 		}
 		de := classifyInviteError(ctx, err)
 		log.Info("dial ended", dialAttrs(de)...)
@@ -134,16 +139,17 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	remote, codec, err := parseAnswer(res.Body(), codecs)
 	if err != nil {
 		log.Warn("answer without usable SDP; dropping it", "error", err)
-		b.ackAndBye(dlg, log)
+		b.ackAndBye(dlg, inv, log)
 		de := classifyInviteError(ctx, &finalResponseError{res: res, err: err})
 		return nil, de
 	}
 	stream.SetRemote(remote)
 
 	s := newSession(b, dlg, stream, codec, offer, log)
+	s.inv = inv
 	if !b.register(s) {
 		log.Info("answered while closing; dropping it")
-		b.ackAndBye(dlg, log)
+		b.ackAndBye(dlg, inv, log)
 		return nil, classifyInviteError(ctx, &finalResponseError{res: res, err: ErrClosed})
 	}
 	handedOver = true
@@ -233,8 +239,10 @@ func (b *Backend) pinUDP(req *sipmsg.Request) {
 	req.Laddr = sipmsg.Addr{IP: ua.IP, Port: ua.Port}
 }
 
-// ackAndBye ACKs a 200 we do not want and hangs it up at once.
-func (b *Backend) ackAndBye(dlg *sipgo.DialogClientSession, log *slog.Logger) {
+// ackAndBye ACKs a 200 we do not want and hangs it up at once; its
+// retransmissions will not be hung up again.
+func (b *Backend) ackAndBye(dlg *sipgo.DialogClientSession, inv *sentInvite, log *slog.Logger) {
+	b.strays.byed(inv, toTag(dlg.InviteResponse))
 	if err := dlg.Ack(context.Background()); err != nil {
 		log.Warn("ACK of unwanted 200 failed", "error", err)
 	}
@@ -283,4 +291,13 @@ func newBye(inv *sipmsg.Request, res *sipmsg.Response) *sipmsg.Request {
 	bye.SetTransport(inv.Transport())
 	bye.SetSource(inv.Source())
 	return bye
+}
+
+// toTag is the To tag of a response ("" without one).
+func toTag(res *sipmsg.Response) string {
+	if res == nil || res.To() == nil {
+		return ""
+	}
+	tag, _ := res.To().Params.Get("tag")
+	return tag
 }

@@ -155,27 +155,6 @@ func TestOptionsInboundInviteUnknownByeAndGarbage(t *testing.T) {
 	}
 }
 
-func TestStray200IsAckedAndHungUp(t *testing.T) {
-	peer := newFakePeer(t)
-	b := startBackend(t, fakeTrunk(peer))
-	// A 200 to an INVITE no transaction waits for (a late answer).
-	stray := fmt.Sprintf("SIP/2.0 200 OK\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-gone\nFrom: <sip:switchboard@127.0.0.1>;tag=ours\nTo: <sip:1000@127.0.0.1>;tag=theirs\nCall-ID: stray-1\nCSeq: 7 INVITE\nContact: <sip:peer@%s>\nContent-Type: application/sdp\nContent-Length: 0\n\n",
-		b.LocalAddr(), peer.addr())
-	peer.send(b.LocalAddr(), stray)
-	ack := peer.recv("ACK ")
-	if header(ack, "Call-ID") != "stray-1" || header(ack, "CSeq") != "7 ACK" || !strings.Contains(header(ack, "To"), "tag=theirs") {
-		t.Fatalf("ACK:\n%s", ack)
-	}
-	bye := peer.recv("BYE ")
-	if header(bye, "Call-ID") != "stray-1" || header(bye, "CSeq") != "8 BYE" {
-		t.Fatalf("BYE:\n%s", bye)
-	}
-	peer.send(b.LocalAddr(), peer.reply(bye, "200 OK", "", ""))
-	// A retransmission is ACKed again.
-	peer.send(b.LocalAddr(), stray)
-	peer.recv("ACK ")
-}
-
 func TestAnswerRetransmittedAndGarbageSDP(t *testing.T) {
 	peer := newFakePeer(t)
 	b := startBackend(t, fakeTrunk(peer))

@@ -29,6 +29,7 @@ type Session struct {
 	sdp    []byte // our SDP, answered again to re-INVITEs
 	id     string // dialog ID
 	log    *slog.Logger
+	inv    *sentInvite // our INVITE, to tell its late answers
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -112,6 +113,9 @@ func (s *Session) Hangup(ctx context.Context, cause error) error {
 
 // finish releases what the leg holds; the BYE (if any) was sent first.
 func (s *Session) finish() {
+	if s.inv != nil {
+		s.b.strays.byed(s.inv, toTag(s.dlg.InviteResponse))
+	}
 	s.b.unregister(s)
 	s.stream.Close()
 	close(s.done)
