@@ -13,6 +13,10 @@ var ErrNotFound = errors.New("not found")
 // ErrExists is returned by CreateCall when the call id is already taken.
 var ErrExists = errors.New("already exists")
 
+// ErrBadCursor is returned by ListCalls for a cursor it did not issue: a
+// client mistake, never worth a retry.
+var ErrBadCursor = errors.New("invalid cursor")
+
 // Store keeps the serialisable record of every call and leg. The memory
 // store (engine/store/memory) and the Redis store (engine/store/redis) both
 // pass the one conformance suite in engine/store/storetest.
