@@ -105,6 +105,13 @@ func freePort(t *testing.T, network string) int {
 // engine, waiting until /readyz says it is ready.
 func startNode(t *testing.T, redisURL string, trunks ...trunk) *node {
 	t.Helper()
+	return startNodeWith(t, redisURL, "", trunks...)
+}
+
+// startNodeWith is startNode with more YAML (agents, groups) appended to
+// the configuration.
+func startNodeWith(t *testing.T, redisURL, extraYAML string, trunks ...trunk) *node {
+	t.Helper()
 	var cfg strings.Builder
 	rtpMin := 30000 + 2*(os.Getpid()%2000)
 	fmt.Fprintf(&cfg, "http: 127.0.0.1:%d\nredis: %q\nlog_level: debug\n", freePort(t, "tcp"), redisURL)
@@ -114,6 +121,7 @@ func startNode(t *testing.T, redisURL string, trunks ...trunk) *node {
 		fmt.Fprintf(&cfg, "    - name: t%d\n      host: 127.0.0.1\n      port: %d\n      caller_id: \"5550000\"\n      prefixes: [%q]\n", i, tr.uas.Addr.Port(), tr.prefix)
 	}
 	fmt.Fprintf(&cfg, "tenants:\n  - user_id: %q\n    token: %q\ndefaults:\n  drain_timeout: 2s\n", tenant, token)
+	cfg.WriteString(extraYAML)
 	path := filepath.Join(t.TempDir(), "switchboard.yaml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -198,14 +206,18 @@ type call struct {
 	EndedAt   *time.Time `json:"ended_at"`
 	Talk      float64    `json:"talk_seconds"`
 	Legs      []struct {
-		Seq         int    `json:"seq"`
-		Side        string `json:"side"`
-		Number      string `json:"number"`
-		Round       int    `json:"round"`
-		State       string `json:"state"`
-		Disposition string `json:"disposition"`
-		SIPCode     int    `json:"sip_code"`
-		Reason      string `json:"reason"`
+		AgentID     string     `json:"agent_id"`
+		Routing     string     `json:"routing"`
+		CreatedAt   time.Time  `json:"created_at"`
+		LegEndedAt  *time.Time `json:"ended_at"`
+		Seq         int        `json:"seq"`
+		Side        string     `json:"side"`
+		Number      string     `json:"number"`
+		Round       int        `json:"round"`
+		State       string     `json:"state"`
+		Disposition string     `json:"disposition"`
+		SIPCode     int        `json:"sip_code"`
+		Reason      string     `json:"reason"`
 	} `json:"legs"`
 }
 
