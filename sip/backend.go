@@ -2,6 +2,20 @@
 // SIP trunks with sipgo, anchors their media on its own RTP relay (package
 // media) and bridges two answered legs by relaying RTP between them
 // (a B2BUA: each far end only talks to Switchboard).
+//
+// # Media timeout
+//
+// A phone can vanish without a BYE (crash, network loss, a NAT binding
+// that expired). An answered leg whose far end sent no RTP for
+// Config.MediaTimeout (default 60 s; negative turns it off) is therefore
+// ended: its Context is cancelled with cause engine.ErrMediaTimeout and a
+// BYE is sent. Silence is counted from the later of the last RTP packet
+// accepted (package media's source rule; strangers' packets do not keep a
+// leg alive) and the answer. While the far end's SDP says it sends nothing
+// (a=recvonly or a=inactive: it holds the call) the leg is not timed out;
+// when it resumes, the count starts over. One ticker per backend checks
+// the sessions, at a quarter of the timeout, so a silent leg ends between
+// 1 and 1.25 times MediaTimeout after its last packet.
 package sip
 
 import (
@@ -68,6 +82,7 @@ type Backend struct {
 	strays   strayTable
 	dials    sync.WaitGroup
 	serving  sync.WaitGroup
+	stopJan  chan struct{} // closed by Close: stops the janitor
 
 	ready atomic.Bool
 }
@@ -201,6 +216,12 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.started = true
 	b.ready.Store(true)
+	b.stopJan = make(chan struct{})
+	b.serving.Add(1)
+	go func() {
+		defer b.serving.Done()
+		b.janitor(b.stopJan)
+	}()
 	b.log.Info("SIP listening", "addr", local.String(), "tcp", ln != nil, "advertise", b.advertise.String())
 	return nil
 }
@@ -275,12 +296,16 @@ func (b *Backend) Close() error {
 	b.mu.Unlock()
 
 	b.closeCancel(ErrClosed)
+	if b.stopJan != nil {
+		close(b.stopJan)
+	}
 	var wg sync.WaitGroup
 	for _, s := range sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s.Hangup(context.Background(), ErrClosed)
+			<-s.done // a hang-up already under way (media timeout) ends too
 		}()
 	}
 	wg.Wait()

@@ -42,14 +42,19 @@ func (s *syncBuffer) String() string {
 // the test failed.
 func startBackend(t *testing.T, trunks ...Trunk) *Backend {
 	t.Helper()
+	b, _ := startBackendCfg(t, Config{Trunks: trunks})
+	return b
+}
+
+// startBackendCfg is startBackend with more of the configuration; it also
+// returns the backend's log (debug level, text).
+func startBackendCfg(t *testing.T, cfg Config) (*Backend, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := New(Config{
-		ListenAddr: "127.0.0.1:0",
-		RTPPortMin: 42000,
-		RTPPortMax: 42998,
-		Trunks:     trunks,
-	}, logger)
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.RTPPortMin, cfg.RTPPortMax = 42000, 42998
+	b, err := New(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +81,7 @@ func startBackend(t *testing.T, trunks ...Trunk) *Backend {
 			t.Logf("backend log:\n%s", logs)
 		}
 	})
-	return b
+	return b, logs
 }
 
 func trunkTo(name string, u *sipptest.UAS, prefixes ...string) Trunk {

@@ -20,6 +20,8 @@ const (
 	DefaultCallerID   = "switchboard"
 	// DefaultByeTimeout bounds how long Hangup waits for the BYE's answer.
 	DefaultByeTimeout = 5 * time.Second
+	// DefaultMediaTimeout ends an answered leg that sent no RTP this long.
+	DefaultMediaTimeout = 60 * time.Second
 )
 
 // Config configures the native SIP backend. The zero value of every field
@@ -40,6 +42,10 @@ type Config struct {
 	UserAgent string
 	// ByeTimeout bounds a BYE (default 5 s).
 	ByeTimeout time.Duration
+	// MediaTimeout ends an answered leg whose far end sent no RTP for
+	// this long (cause engine.ErrMediaTimeout, BYE sent). Zero means
+	// DefaultMediaTimeout (60 s); negative turns the check off.
+	MediaTimeout time.Duration
 	// Trunks route the numbers dialed.
 	Trunks []Trunk
 }
@@ -90,6 +96,17 @@ func (c Config) byeTimeout() time.Duration {
 		return DefaultByeTimeout
 	}
 	return c.ByeTimeout
+}
+
+// mediaTimeout is the media timeout in force; 0 when off.
+func (c Config) mediaTimeout() time.Duration {
+	switch {
+	case c.MediaTimeout == 0:
+		return DefaultMediaTimeout
+	case c.MediaTimeout < 0:
+		return 0
+	}
+	return c.MediaTimeout
 }
 
 func (c Config) poolConfig() media.PoolConfig {

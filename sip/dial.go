@@ -143,10 +143,11 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		de := classifyInviteError(ctx, &finalResponseError{res: res, err: err})
 		return nil, de
 	}
-	stream.SetRemote(remote)
+	setRemote(stream, remote, res.Source())
 
 	s := newSession(b, dlg, stream, codec, offer, log)
 	s.inv = inv
+	s.setDirection(res.Body(), time.Now())
 	if !b.register(s) {
 		log.Info("answered while closing; dropping it")
 		b.ackAndBye(dlg, inv, log)

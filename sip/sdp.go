@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/switchboard/switchboard/media"
 )
 
 // Codec is an audio codec of a leg.
@@ -154,4 +156,58 @@ func chooseCodec(m *sdp.MediaDescription, offered []Codec) (Codec, bool) {
 		}
 	}
 	return Codec{}, false
+}
+
+// farEndSends reports whether the far end's SDP says it sends audio: its
+// first audio stream is not a=recvonly or a=inactive (the media level
+// wins over the session level; no attribute means sendrecv). A far end
+// that holds the call this way sends no RTP, which is no media timeout.
+func farEndSends(body []byte) bool {
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(body); err != nil {
+		return true
+	}
+	dir := func(attrs []sdp.Attribute) string {
+		for _, a := range attrs {
+			switch a.Key {
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				return a.Key
+			}
+		}
+		return ""
+	}
+	direction := dir(d.Attributes)
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		if md := dir(m.Attributes); md != "" {
+			direction = md
+		}
+		break
+	}
+	return direction != "recvonly" && direction != "inactive"
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// behindNAT reports whether an SDP address cannot be reached from
+// outside its own network: private, shared (CGNAT), link-local or
+// loopback.
+func behindNAT(ip netip.Addr) bool {
+	return ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLoopback() || cgnat.Contains(ip)
+}
+
+// setRemote points a leg's stream at the far end's SDP address. When that
+// address is behind NAT and the SIP message came from another IP, the
+// stream may also latch to that IP (see package media): a phone behind
+// NAT sends its RTP from its public address.
+func setRemote(st *media.Stream, remote netip.AddrPort, signalSource string) {
+	src, err := netip.ParseAddrPort(signalSource)
+	if err == nil && behindNAT(remote.Addr()) && src.Addr().Unmap() != remote.Addr() {
+		st.SetRemoteNAT(remote, src.Addr().Unmap())
+		return
+	}
+	st.SetRemote(remote)
 }

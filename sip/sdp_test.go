@@ -2,9 +2,13 @@ package sip
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/media"
 )
 
 func TestBuildOffer(t *testing.T) {
@@ -79,6 +83,42 @@ func TestParseAnswer(t *testing.T) {
 	for name, body := range bad {
 		if _, _, err := parseAnswer([]byte(body), defaultCodecs); !errors.Is(err, errNoUsableSDP) {
 			t.Errorf("%s: got %v, want errNoUsableSDP", name, err)
+		}
+	}
+}
+
+func TestSetRemoteNATHint(t *testing.T) {
+	pool, err := media.NewPortPool(media.PoolConfig{MinPort: 43000, MaxPort: 43098})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pool.Listen(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	phone, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phone.Close()
+	// A phone behind NAT: private SDP address, SIP from 127.0.0.1.
+	private := netip.MustParseAddrPort("192.168.7.9:4000")
+	setRemote(st, private, "127.0.0.1:5060")
+	phone.WriteToUDPAddrPort([]byte("\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01"), st.LocalAddr())
+	deadline := time.Now().Add(testBound)
+	for st.SendAddr() == private {
+		if time.Now().After(deadline) {
+			t.Fatalf("never latched; stats %+v", st.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := st.SendAddr(); got != phone.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Fatalf("latched to %v", got)
+	}
+	for ip, want := range map[string]bool{"10.1.2.3": true, "100.64.0.1": true, "169.254.1.1": true, "198.51.100.7": false, "2001:db8::1": false, "fd00::1": true} {
+		if behindNAT(netip.MustParseAddr(ip)) != want {
+			t.Errorf("behindNAT(%s) != %v", ip, want)
 		}
 	}
 }

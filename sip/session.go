@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -37,6 +38,13 @@ type Session struct {
 	done   chan struct{}
 	// acked is closed once Dial sent the ACK: a BYE must not overtake it.
 	acked chan struct{}
+
+	// Media timeout: since is the unix nanoseconds the silence is counted
+	// from at the earliest (answer, end of a hold); held is set while the
+	// far end's SDP says it sends nothing; timedOut once it timed out.
+	since    atomic.Int64
+	held     atomic.Bool
+	timedOut atomic.Bool
 }
 
 func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, sdp []byte, log *slog.Logger) *Session {
@@ -52,12 +60,14 @@ func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream
 		acked:  make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	s.since.Store(time.Now().UnixNano())
 	return s
 }
 
 // Context is done when the leg ends; context.Cause says why
-// (engine.ErrRemoteHangup when the far end sent BYE, else the cause given
-// to Hangup).
+// (engine.ErrRemoteHangup when the far end sent BYE,
+// engine.ErrMediaTimeout when it sent no RTP for the media timeout, else
+// the cause given to Hangup).
 func (s *Session) Context() context.Context { return s.ctx }
 
 // Codec is the codec the far end answered with.
@@ -168,8 +178,9 @@ func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		if remote != s.stream.Remote() {
 			s.log.Info("re-INVITE moves remote RTP", "remote_rtp", remote.String())
-			s.stream.SetRemote(remote)
 		}
+		setRemote(s.stream, remote, req.Source())
+		s.setDirection(body, time.Now())
 	}
 	contact := s.b.dialogUA[sipmsg.NetworkToLower(s.dlg.InviteRequest.Transport())].ContactHDR
 	s.b.respond(req, tx, 200, "OK", s.sdp,
