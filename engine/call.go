@@ -316,7 +316,7 @@ collect:
 				r.legAnswered(res.leg)
 				continue
 			}
-			r.legFailed(ringCtx, res.leg, res.err)
+			r.legFailed(ringCtx, res.leg, res.err, w.RingTime)
 		case <-ringCtx.Done():
 			break collect
 		}
@@ -347,7 +347,7 @@ collect:
 				}
 				continue
 			}
-			r.legFailed(ringCtx, res.leg, res.err)
+			r.legFailed(ringCtx, res.leg, res.err, w.RingTime)
 		}
 	}()
 	return winner, winnerLeg
@@ -427,7 +427,7 @@ func (r *callRun) legAnswered(leg *Leg) {
 // cancelled a leg (ring time, lost race, call stopped); the backend knows
 // what the far end said. The cause of the ring context decides between a
 // no-answer and a cancel when the backend reports a cancellation.
-func (r *callRun) legFailed(ringCtx context.Context, leg *Leg, err error) {
+func (r *callRun) legFailed(ringCtx context.Context, leg *Leg, err error, ringTime time.Duration) {
 	var de *DialError
 	if !errors.As(err, &de) {
 		de = &DialError{Disposition: DispFailed, Err: err}
@@ -439,7 +439,7 @@ func (r *callRun) legFailed(ringCtx context.Context, leg *Leg, err error) {
 	if disp == DispCanceled || disp == DispNoAnswer {
 		switch cause := context.Cause(ringCtx); {
 		case errors.Is(cause, ErrRingTimeout):
-			disp, reason = DispNoAnswer, fmt.Sprintf("no answer within %s", leg.ringTime(r.call.Request))
+			disp, reason = DispNoAnswer, fmt.Sprintf("no answer within %s", ringTime)
 		case errors.Is(cause, ErrLostRace):
 			disp, reason = DispCanceled, "cancelled: another leg answered first"
 		case cause != nil && disp == DispCanceled:
@@ -447,13 +447,6 @@ func (r *callRun) legFailed(ringCtx context.Context, leg *Leg, err error) {
 		}
 	}
 	r.endLeg(leg, disp, de.SIPCode, reason)
-}
-
-func (l *Leg) ringTime(req CallRequest) time.Duration {
-	if l.Side == SideFrom {
-		return time.Duration(req.From.RingTime) * time.Second
-	}
-	return time.Duration(req.To.RingTime) * time.Second
 }
 
 func (r *callRun) endLeg(leg *Leg, disp Disposition, code int, reason string) {

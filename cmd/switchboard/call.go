@@ -154,6 +154,9 @@ func printEvent(event, data string) {
 			Seq         int    `json:"seq"`
 			Side        string `json:"side"`
 			Number      string `json:"number"`
+			AgentID     string `json:"agent_id"`
+			AgentName   string `json:"agent_name"`
+			Routing     string `json:"routing"`
 			Round       int    `json:"round"`
 			State       string `json:"state"`
 			Disposition string `json:"disposition"`
@@ -175,13 +178,19 @@ func printEvent(event, data string) {
 	if ev.Leg != nil {
 		l := ev.Leg
 		line := fmt.Sprintf("%s %-13s leg %d %-4s %s round %d", ts, event, l.Seq, l.Side, l.Number, l.Round)
+		if l.AgentID != "" {
+			line += fmt.Sprintf(" agent %s (%s)", l.AgentID, l.AgentName)
+			if l.Routing != "" && event == "leg.dialing" {
+				line += " by " + l.Routing
+			}
+		}
 		if l.Disposition != "" {
 			line += " " + l.Disposition
 		}
 		if l.SIPCode != 0 {
 			line += fmt.Sprintf(" (%d)", l.SIPCode)
 		}
-		if l.Reason != "" && event == "leg.ended" {
+		if l.Reason != "" && (event == "leg.ended" || l.Disposition == "skipped") {
 			line += ": " + l.Reason
 		}
 		fmt.Println(line)

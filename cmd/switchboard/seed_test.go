@@ -31,7 +31,7 @@ func TestSeedCreatesOnceAndLeavesTheAPIsChangesAlone(t *testing.T) {
 		t.Fatal("seeding overwrote the agent's login state")
 	}
 	g, err := st.GetGroup(ctx, "1", "sales")
-	if err != nil || len(g.Members) != 4 || g.Members[2].Priority != 3 || !g.Sticky {
+	if err != nil || len(g.Members) != 4 || g.Members[2].Priority != 3 || g.Distribution != "round_robin" {
 		t.Fatalf("group %+v, %v", g, err)
 	}
 }

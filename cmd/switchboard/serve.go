@@ -238,7 +238,7 @@ func addDemoSettings(cfg *Config, phones string) {
 		AgentConfig{Tenant: "1", ID: "104", Name: "Dana (never answers)", Numbers: []string{"9000000108"}, CLI: "8000000104", WebLogin: true, CallLogin: false},
 	)
 	cfg.Groups = append(cfg.Groups, GroupConfig{
-		Tenant: "1", ID: "sales", Name: "Sales", Distribution: "round_robin", RingTime: 10, Sticky: true, StickyDays: 30,
+		Tenant: "1", ID: "sales", Name: "Sales", Distribution: "round_robin", RingTime: 10,
 		Members: []MemberConfig{{AgentID: "101"}, {AgentID: "102"}, {AgentID: "103"}, {AgentID: "104"}},
 	})
 }
