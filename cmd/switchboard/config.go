@@ -236,8 +236,12 @@ func (c *Config) validate() error {
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tenants {
-		if _, err := strconv.ParseUint(t.UserID, 10, 63); err != nil {
+		if n, err := strconv.ParseUint(t.UserID, 10, 64); err != nil {
 			errs = append(errs, fmt.Errorf("tenants[%d].user_id %q must be a positive integer", i, t.UserID))
+		} else if strconv.FormatUint(n, 10) != t.UserID {
+			// The API compares user ids as integers; records are kept
+			// under the plain form.
+			errs = append(errs, fmt.Errorf("tenants[%d].user_id %q: write it without leading zeros", i, t.UserID))
 		}
 		if t.Token == "" {
 			errs = append(errs, fmt.Errorf("tenants[%d] (user_id %s) has no token", i, t.UserID))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/url"
+	"strings"
 
 	"github.com/switchboard/switchboard/engine"
 )
@@ -122,8 +123,14 @@ func CheckCredentials(v url.Values, tenants map[string]string) (string, *Error) 
 	if user == "" {
 		return "", newError("1002", "")
 	}
-	if _, kind := parseInt(user); kind != intOK || len(user) > 20 {
+	if !allDigits(user) || len(user) > 20 {
 		return "", newError("1013", "user_id must be an integer")
+	}
+	// "007" is tenant 7: ids are compared as integers, whatever their
+	// width, so a 10-digit id works as well as a short one.
+	user = strings.TrimLeft(user, "0")
+	if user == "" {
+		user = "0"
 	}
 	token, _, err := f.get("token")
 	if err != nil {
@@ -252,4 +259,13 @@ func (p *parser) other(s *side) *side {
 		return &p.to
 	}
 	return &p.from
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

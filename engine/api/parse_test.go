@@ -211,3 +211,25 @@ func TestParseInt(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialsCompareUserIDsAsIntegers(t *testing.T) {
+	tenants := map[string]string{"1234567890123": "long", "7": "seven"}
+	for _, tc := range []struct {
+		user, token, want, code string
+	}{
+		{"1234567890123", "long", "1234567890123", ""},
+		{"007", "seven", "7", ""},
+		{"7", "long", "", "1020"},
+		{"12345678901234567890123", "x", "", "1013"},
+		{"7a", "seven", "", "1013"},
+	} {
+		got, err := CheckCredentials(url.Values{"user_id": {tc.user}, "token": {tc.token}}, tenants)
+		code := ""
+		if err != nil {
+			code = err.Code
+		}
+		if got != tc.want || code != tc.code {
+			t.Errorf("%s/%s: got %q code %q, want %q code %q", tc.user, tc.token, got, code, tc.want, tc.code)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"maps"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -80,7 +79,7 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{
 		eng:       cfg.Engine,
-		tenants:   maps.Clone(cfg.Tenants),
+		tenants:   canonicalTenants(cfg.Tenants),
 		agents:    cfg.Agents,
 		dir:       cfg.Directory,
 		now:       time.Now,
@@ -231,4 +230,20 @@ type v1Error struct {
 // writeV1Error answers with the JSON API's error body.
 func writeV1Error(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, v1ErrorBody{Error: v1Error{Code: code, Message: msg}})
+}
+
+// canonicalTenants copies the tenants with their user ids as integers
+// are written canonically ("007" → "7"), the form CheckCredentials
+// looks them up by.
+func canonicalTenants(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in))
+	for id, token := range in {
+		if allDigits(id) {
+			if id = strings.TrimLeft(id, "0"); id == "" {
+				id = "0"
+			}
+		}
+		out[id] = token
+	}
+	return out
 }

@@ -1,9 +1,9 @@
 package api
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -18,21 +18,14 @@ const maxCallIDLen = 128
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
-		if !ok || !s.validCredentials(user, pass) {
+		tenant, aerr := CheckCredentials(url.Values{"user_id": {user}, "token": {pass}}, s.tenants)
+		if !ok || aerr != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="switchboard", charset="UTF-8"`)
 			writeV1Error(w, http.StatusUnauthorized, "unauthorized", "HTTP Basic credentials are missing or wrong: user name user_id, password token")
 			return
 		}
-		h(w, r, user)
+		h(w, r, tenant)
 	}
-}
-
-func (s *Server) validCredentials(user, token string) bool {
-	want, ok := s.tenants[user]
-	if !ok || want == "" || token == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
 }
 
 // createCall serves POST /v1/calls.
