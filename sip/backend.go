@@ -3,6 +3,22 @@
 // media) and bridges two answered legs by relaying RTP between them
 // (a B2BUA: each far end only talks to Switchboard).
 //
+// # Early media
+//
+// While a leg dialed with a DialRequest.Peer (an answered Session of this
+// backend) rings, its carrier may play ringback or an announcement: a 180
+// or 183 with SDP. The leg's stream is then pointed at that SDP and what
+// it receives is relayed one way to the peer's party (sent from the
+// peer's stream), so the caller hears the carrier's ringback instead of
+// silence. The relay ends when the leg answers (the engine's Bridge takes
+// over), fails or is cancelled. Several legs may ring for the same peer
+// (TO_ALL): the first whose early media packet arrives is relayed, the
+// others are dropped; if that leg ends without answering, the next leg
+// that sends early media is heard. From a leg's answer until it ends (or
+// from a Bridge until it is closed) no leg's early media reaches the
+// peer, so nothing is forwarded twice. An early SDP without the peer's
+// codec is ignored (the relay never transcodes).
+//
 // # Media timeout
 //
 // A phone can vanish without a BYE (crash, network loss, a NAT binding

@@ -72,6 +72,10 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		}
 	}()
 
+	// While it rings, the leg's early media is relayed to its peer.
+	early := b.newEarlyMedia(req.Peer, stream, codecs, log)
+	defer early.stop()
+
 	sdpID := rand.Uint64() >> 1
 	offer, err := buildOffer(b.advertise, stream.Port(), codecs, sdpID)
 	if err != nil {
@@ -98,6 +102,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		OnResponse: func(res *sipmsg.Response) error {
 			log.Debug("INVITE response", "code", res.StatusCode, "reason", res.Reason)
 			b.strays.seen(inv, res.Source())
+			early.provisional(res)
 			if (res.StatusCode == 180 || res.StatusCode == 183) && !ringing {
 				ringing = true
 				log.Info("ringing", "code", res.StatusCode)
@@ -153,6 +158,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		b.ackAndBye(dlg, inv, log)
 		return nil, classifyInviteError(ctx, &finalResponseError{res: res, err: ErrClosed})
 	}
+	early.answered(s)
 	handedOver = true
 	err = dlg.Ack(ctx)
 	close(s.acked)

@@ -45,6 +45,12 @@ type Session struct {
 	since    atomic.Int64
 	held     atomic.Bool
 	timedOut atomic.Bool
+
+	// early is the relay whose leg's early media this session's party
+	// hears (or a seal: a leg answered for it, or it is bridged); nil
+	// when none. earlyRefused counts the packets of other legs dropped.
+	early        atomic.Pointer[earlyRelay]
+	earlyRefused atomic.Uint64
 }
 
 func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, sdp []byte, log *slog.Logger) *Session {
@@ -211,11 +217,20 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 		sx.log.Warn("bridging legs with different codecs; audio will be garbled", "peer_leg", sy.SIPCallID(),
 			"codec_a", sx.codec.Name, "codec_b", sy.codec.Name)
 	}
+	// No leg's early media reaches a bridged party any more.
+	seal := &earlyRelay{}
+	sx.early.Store(seal)
+	sy.early.Store(seal)
 	link, err := media.Bridge(sx.stream, sy.stream)
 	if err != nil {
+		sx.early.CompareAndSwap(seal, nil)
+		sy.early.CompareAndSwap(seal, nil)
 		return nil, err
 	}
-	br := &bridge{link: link}
+	br := &bridge{link: link, unseal: func() {
+		sx.early.CompareAndSwap(seal, nil)
+		sy.early.CompareAndSwap(seal, nil)
+	}}
 	br.mu.Lock()
 	br.stops = []func() bool{
 		context.AfterFunc(sx.ctx, func() { br.Close() }),
@@ -228,6 +243,7 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 
 type bridge struct {
 	link   *media.Link
+	unseal func()
 	mu     sync.Mutex
 	closed bool
 	stops  []func() bool
@@ -246,5 +262,7 @@ func (br *bridge) Close() error {
 	for _, stop := range stops {
 		stop()
 	}
-	return br.link.Close()
+	err := br.link.Close()
+	br.unseal()
+	return err
 }
