@@ -21,11 +21,13 @@
 //     goroutines never overwrite each other, and no client reads before
 //     it writes.
 //   - The {c:<callid>} hash tag keeps a call's data in one cluster slot.
-//     Every write to it is one command on that single key: HSETNX for
-//     CreateCall, otherwise a Lua script that checks that the call exists
-//     and then HSETs whole fields (and sets or clears the TTL): atomic,
-//     idempotent, and unable to resurrect an expired call or leave a hash
-//     of orphan legs behind. No MULTI is needed, so no call method
+//     Every write to it is one Lua script on that single key: for
+//     CreateCall, HSETNX of the call field, or when it is taken a byte
+//     comparison with the JSON we meant to write (equal: our own write,
+//     retried); otherwise a script that checks that the call exists and
+//     then HSETs whole fields (and sets or clears the TTL). Each is
+//     atomic, idempotent, and unable to resurrect an expired call or leave
+//     a hash of orphan legs behind. No MULTI is needed, so no call method
 //     uses TxPipelined.
 //   - Indexes live in other slots ({t:..}, {n:..}), so a method's index
 //     updates go with its hash script in one plain (non-transactional)
@@ -93,8 +95,8 @@
 // # Round trips
 //
 // SaveCall, SaveLeg, EndCall, GetCall and Ping: 1. CreateCall: 2 (the
-// index pipeline, then HSETNX on the hash; the indexes are in other slots,
-// so one script cannot do both in a cluster).
+// index pipeline, then the create script on the hash; the indexes are in
+// other slots, so one script cannot do both in a cluster).
 // LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries).
 // ListCalls: 2 per window of candidates, usually one window (+1 to drop
 // expired entries).
@@ -106,10 +108,9 @@
 // RemoveDND, IsDND (SMISMEMBER, Redis 6.2+) and ListDND. A script's first
 // run on a server that does not hold it adds one (NOSCRIPT, then EVAL).
 //
-// A CreateCall whose HSETNX reply is lost and that go-redis retries
-// answers ErrExists for its own write. The engine then fails the
-// origination; the record it left is live on the node, so the node's next
-// Recover ends it with a record.
+// A CreateCall whose reply is lost and that go-redis retries finds its
+// own record and succeeds; only another record under the same id is
+// ErrExists.
 package redis
 
 import (
@@ -278,9 +279,21 @@ func callJSON(c *engine.Call) (string, error) {
 	return string(b), err
 }
 
-// CreateCall indexes the call, then stores it if its id is free: two round
-// trips, because the indexes are in other slots than the hash and the
-// HSETNX alone decides whether the id was free. Indexing first means a
+// createScript stores a new call. KEYS[1] is the hash, ARGV[1] the call's
+// JSON. It returns 1 when it stored the record, and also when the hash
+// already holds this very JSON: that is our own write, repeated by a
+// go-redis retry after its reply was lost (or by a caller retrying after
+// an error), and must not turn into ErrExists for a record that is there.
+// It returns 0, writing nothing, when the id holds another record.
+const createScript = `
+if redis.call('HSETNX', KEYS[1], 'call', ARGV[1]) == 1 then return 1 end
+if redis.call('HGET', KEYS[1], 'call') == ARGV[1] then return 1 end
+return 0`
+
+// CreateCall indexes the call, then stores it if its id is free or
+// already holds the identical record: two round trips, because the
+// indexes are in other slots than the hash and only createScript, on the
+// hash alone, decides whether the id was free. Indexing first means a
 // failure in between leaves only index hints without a record, which
 // readers drop, never a record that no index leads to (Recover could not
 // end it). ZADD NX keeps a rejected duplicate from moving the existing
@@ -299,11 +312,11 @@ func (s *Store) CreateCall(ctx context.Context, c *engine.Call) error {
 	if err != nil {
 		return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
 	}
-	ok, err := s.c.HSetNX(ctx, s.callKey(c.ID), callField, js).Result()
+	n, err := s.c.Eval(ctx, createScript, []string{s.callKey(c.ID)}, js).Int()
 	if err != nil {
 		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
 	}
-	if !ok {
+	if n == 0 {
 		return fmt.Errorf("redis store: create call %s: %w", c.ID, engine.ErrExists)
 	}
 	return nil

@@ -278,3 +278,58 @@ func TestNewErrors(t *testing.T) {
 		t.Error("New with nothing listening: no error")
 	}
 }
+
+// replayHook sends every command that writes the hash of call id twice,
+// as go-redis does when the first reply is lost on the way back (a
+// connection reset after the server ran it): the caller sees only the
+// answer to the second.
+type replayHook struct {
+	key     string
+	replays atomic.Int64
+}
+
+func (h *replayHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *replayHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if slices.Contains(cmd.Args(), any(h.key)) {
+			if err := next(ctx, cmd); err != nil {
+				return err
+			}
+			h.replays.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *replayHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// TestCreateCallRetried checks that a CreateCall whose reply was lost and
+// that go-redis sent again succeeds: the record there is its own. (It
+// used to answer ErrExists, failing an origination whose record was
+// stored and live.)
+func TestCreateCallRetried(t *testing.T) {
+	s := newTestStore(t, redistest.URL(t), Options{})
+	ctx := t.Context()
+	c := call("retried")
+	h := &replayHook{key: s.callKey(c.ID)}
+	s.c.AddHook(h)
+	if err := s.CreateCall(ctx, c); err != nil {
+		t.Fatalf("CreateCall sent twice: %v", err)
+	}
+	if h.replays.Load() != 1 {
+		t.Fatalf("the hash write was replayed %d times, want 1", h.replays.Load())
+	}
+	got, err := s.GetCall(ctx, c.ID)
+	if err != nil || got.Node != c.Node || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Fatalf("GetCall: %+v, %v", got, err)
+	}
+	// Another record under the id is still refused, replayed or not.
+	other := c.Clone()
+	other.Node = "n2"
+	if err := s.CreateCall(ctx, other); !errors.Is(err, engine.ErrExists) {
+		t.Fatalf("CreateCall of another record: got %v, want ErrExists", err)
+	}
+}
