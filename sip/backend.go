@@ -32,6 +32,15 @@
 // when it resumes, the count starts over. One ticker per backend checks
 // the sessions, at a quarter of the timeout, so a silent leg ends between
 // 1 and 1.25 times MediaTimeout after its last packet.
+//
+// # Logging
+//
+// sipgo's own records (it logs unparsable packets at ERROR, with their
+// raw bytes) reach the backend's logger at Debug level, with their
+// original level in sipgo_level and long values cut, so whoever can send
+// a UDP packet cannot flood the error log. A few sipgo messages about its
+// connection reference counts go to slog's default logger; sipgo offers
+// no per-instance option for them.
 package sip
 
 import (
@@ -129,7 +138,7 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		pool:      pool,
 		sessions:  map[string]*Session{},
 	}
-	siplog := logger.With("component", "sipgo")
+	siplog := newSipgoLogger(logger)
 	b.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.userAgent()),
 		sipgo.WithUserAgentHostname(advertise.String()),
@@ -190,7 +199,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	client, err := sipgo.NewClient(b.ua,
 		sipgo.WithClientHostname(b.advertise.String()),
 		sipgo.WithClientPort(int(local.Port())),
-		sipgo.WithClientLogger(b.log.With("component", "sipgo")),
+		sipgo.WithClientLogger(newSipgoLogger(b.log)),
 	)
 	if err != nil {
 		pc.Close()

@@ -107,7 +107,7 @@ func fakeTrunk(p *fakePeer) Trunk {
 
 func TestOptionsInboundInviteUnknownByeAndGarbage(t *testing.T) {
 	peer := newFakePeer(t)
-	b := startBackend(t, fakeTrunk(peer))
+	b, logs := startBackendCfg(t, Config{Trunks: []Trunk{fakeTrunk(peer)}})
 	us := b.LocalAddr()
 	via := fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK-", peer.addr())
 	req := func(method, branch, callID, toTag string) string {
@@ -152,6 +152,19 @@ func TestOptionsInboundInviteUnknownByeAndGarbage(t *testing.T) {
 	peer.send(us, req("OPTIONS", "opt2", "g-7", ""))
 	if res := peer.recv("SIP/2.0 "); !strings.HasPrefix(res, "SIP/2.0 200") {
 		t.Fatalf("OPTIONS after garbage:\n%s", res)
+	}
+
+	// Garbage is logged at debug level only, and not in full.
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, " level=ERROR") || strings.Contains(l, " level=WARN") {
+			t.Errorf("garbage logged above debug: %s", l)
+		}
+		if strings.Contains(l, strings.Repeat("A", 1000)) {
+			t.Errorf("raw garbage logged in full: %.200s…", l)
+		}
+	}
+	if !strings.Contains(logs.String(), "sipgo_level=ERROR") {
+		t.Error("sipgo's parse errors were not passed on at all")
 	}
 }
 
