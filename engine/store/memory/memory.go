@@ -21,16 +21,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/engine/store/internal/listing"
 )
 
 var _ engine.Store = (*Store)(nil)
@@ -291,14 +289,10 @@ func (e *entry) snapshot() *engine.Call {
 // index. The cursor is the (millisecond, id) of the page's last call, so
 // a walk neither repeats nor skips calls whatever is created meanwhile.
 func (s *Store) ListCalls(_ context.Context, q engine.CallQuery) (engine.CallPage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 500)
-	var cur *position
+	limit := listing.PageSize(q)
+	var cur *listing.Position
 	if q.Cursor != "" {
-		p, err := decodeCursor(q.Cursor)
+		p, err := listing.ParseCursor(q.Cursor)
 		if err != nil {
 			return engine.CallPage{}, fmt.Errorf("memory store: list calls: %w", err)
 		}
@@ -308,50 +302,31 @@ func (s *Store) ListCalls(_ context.Context, q engine.CallQuery) (engine.CallPag
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	type hit struct {
-		pos position
+		pos listing.Position
 		e   *entry
 	}
 	var hits []hit
 	for id := range s.tenants[q.Tenant] {
 		e := s.lookup(id)
-		if e == nil || !matches(e.call, q) {
+		if e == nil || !listing.Matches(e.call, q) {
 			continue
 		}
-		p := position{ms: e.call.CreatedAt.UnixMilli(), id: id}
-		if cur == nil || p.after(*cur) {
+		p := listing.Of(e.call)
+		if cur == nil || p.After(*cur) {
 			hits = append(hits, hit{p, e})
 		}
 	}
-	slices.SortFunc(hits, func(a, b hit) int { return a.pos.compare(b.pos) })
+	slices.SortFunc(hits, func(a, b hit) int { return a.pos.Compare(b.pos) })
 
 	var page engine.CallPage
 	for i, h := range hits {
 		if i == limit {
-			page.NextCursor = hits[i-1].pos.encode()
+			page.NextCursor = hits[i-1].pos.Cursor()
 			break
 		}
 		page.Calls = append(page.Calls, h.e.snapshot())
 	}
 	return page, nil
-}
-
-// matches applies the query's state and time filters to a call.
-func matches(c *engine.Call, q engine.CallQuery) bool {
-	switch q.State {
-	case "":
-	case "live":
-		if !c.Live() {
-			return false
-		}
-	default:
-		if string(c.State) != q.State {
-			return false
-		}
-	}
-	if !q.Since.IsZero() && c.CreatedAt.Before(q.Since) {
-		return false
-	}
-	return q.Until.IsZero() || c.CreatedAt.Before(q.Until)
 }
 
 // LiveCalls returns, sorted, the ids of the live calls on node (every node
@@ -383,40 +358,4 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.stop) })
 	<-s.done
 	return nil
-}
-
-// position is where a call sits in a tenant's listing.
-type position struct {
-	ms int64
-	id string
-}
-
-// compare orders positions newest first: by millisecond, then id,
-// descending.
-func (p position) compare(o position) int {
-	if c := cmp.Compare(o.ms, p.ms); c != 0 {
-		return c
-	}
-	return strings.Compare(o.id, p.id)
-}
-
-// after reports whether p is listed after o, i.e. belongs to the pages
-// that follow a cursor at o.
-func (p position) after(o position) bool { return p.compare(o) > 0 }
-
-func (p position) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.ms, 10) + ":" + p.id))
-}
-
-func decodeCursor(s string) (position, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return position{}, fmt.Errorf("invalid cursor %q", s)
-	}
-	ms, id, ok := strings.Cut(string(b), ":")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil {
-		return position{}, fmt.Errorf("invalid cursor %q", s)
-	}
-	return position{ms: n, id: id}, nil
 }

@@ -2,43 +2,18 @@ package redis
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/engine/store/internal/listing"
 )
-
-// position is a call's place in a tenant index: its score (CreatedAt unix
-// ms) and id. Listings run newest first, ties by id descending.
-type position struct {
-	ms int64
-	id string
-}
-
-func (p position) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.ms, 10) + ":" + p.id))
-}
-
-func decodeCursor(s string) (position, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return position{}, fmt.Errorf("invalid cursor %q", s)
-	}
-	ms, id, ok := strings.Cut(string(b), ":")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil {
-		return position{}, fmt.Errorf("invalid cursor %q", s)
-	}
-	return position{ms: n, id: id}, nil
-}
 
 // maxWindow bounds how many candidates one window reads when a filter
 // rejects many of them.
@@ -49,14 +24,10 @@ const maxWindow = 1000
 // the filters, until it has one call more than the page needs (which tells
 // whether there is a next page) or the index runs out.
 func (s *Store) ListCalls(ctx context.Context, q engine.CallQuery) (engine.CallPage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 500)
-	var cur *position
+	limit := listing.PageSize(q)
+	var cur *listing.Position
 	if q.Cursor != "" {
-		p, err := decodeCursor(q.Cursor)
+		p, err := listing.ParseCursor(q.Cursor)
 		if err != nil {
 			return engine.CallPage{}, fmt.Errorf("redis store: list calls: %w", err)
 		}
@@ -64,18 +35,12 @@ func (s *Store) ListCalls(ctx context.Context, q engine.CallQuery) (engine.CallP
 	}
 	// Scores are whole milliseconds; the exact Since/Until test is made on
 	// each record, so the score range only has to contain the answer.
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !q.Since.IsZero() {
-		lo = q.Since.UnixMilli()
-	}
-	if !q.Until.IsZero() {
-		hi = q.Until.UnixMilli()
-	}
+	lo, hi := listing.MSRange(q)
 
 	key := s.tenantKey(q.Tenant)
 	var (
 		calls  []*engine.Call
-		places []position
+		places []listing.Position
 		stale  []any
 		window = limit + 1
 	)
@@ -94,10 +59,10 @@ walk:
 		}
 		for i, c := range recs {
 			if c == nil || c.Tenant != q.Tenant {
-				stale = append(stale, cands[i].id)
+				stale = append(stale, cands[i].ID)
 				continue
 			}
-			if !matches(c, q) {
+			if !listing.Matches(c, q) {
 				continue
 			}
 			calls, places = append(calls, c), append(places, cands[i])
@@ -118,7 +83,7 @@ walk:
 	}
 	var page engine.CallPage
 	if len(calls) > limit {
-		calls, page.NextCursor = calls[:limit], places[limit-1].encode()
+		calls, page.NextCursor = calls[:limit], places[limit-1].Cursor()
 	}
 	page.Calls = calls
 	return page, nil
@@ -129,7 +94,7 @@ walk:
 // may follow. Entries sharing cur's score come first, read whole and kept
 // when their id sorts below cur's: an offset would go wrong when entries
 // of that millisecond come or go between two pages.
-func (s *Store) window(ctx context.Context, key string, cur *position, lo, hi int64, n int) ([]position, bool, error) {
+func (s *Store) window(ctx context.Context, key string, cur *listing.Position, lo, hi int64, n int) ([]listing.Position, bool, error) {
 	bound := func(v int64) string {
 		switch v {
 		case math.MinInt64:
@@ -143,10 +108,10 @@ func (s *Store) window(ctx context.Context, key string, cur *position, lo, hi in
 	var same *goredis.StringSliceCmd
 	var rest *goredis.ZSliceCmd
 	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		if cur != nil && cur.ms <= hi {
-			ms := strconv.FormatInt(cur.ms, 10)
+		if cur != nil && cur.MS <= hi {
+			ms := strconv.FormatInt(cur.MS, 10)
 			top = "(" + ms
-			if cur.ms >= lo {
+			if cur.MS >= lo {
 				same = p.ZRangeByScore(ctx, key, &goredis.ZRangeBy{Min: ms, Max: ms})
 			}
 		}
@@ -156,30 +121,30 @@ func (s *Store) window(ctx context.Context, key string, cur *position, lo, hi in
 	if err != nil {
 		return nil, false, err
 	}
-	var out []position
+	var out []listing.Position
 	if same != nil {
 		ids := same.Val() // ascending by id
 		for i := len(ids) - 1; i >= 0; i-- {
-			if ids[i] < cur.id {
-				out = append(out, position{ms: cur.ms, id: ids[i]})
+			if ids[i] < cur.ID {
+				out = append(out, listing.Position{MS: cur.MS, ID: ids[i]})
 			}
 		}
 	}
 	zs := rest.Val()
 	for _, z := range zs {
 		id, _ := z.Member.(string)
-		out = append(out, position{ms: int64(z.Score), id: id})
+		out = append(out, listing.Position{MS: int64(z.Score), ID: id})
 	}
 	return out, len(zs) == n, nil
 }
 
 // fetch reads the hashes of the candidates in one pipeline. A nil call
 // means the hash is gone (expired) and the index entry is stale.
-func (s *Store) fetch(ctx context.Context, cands []position) ([]*engine.Call, error) {
+func (s *Store) fetch(ctx context.Context, cands []listing.Position) ([]*engine.Call, error) {
 	cmds := make([]*goredis.MapStringStringCmd, len(cands))
 	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, c := range cands {
-			cmds[i] = p.HGetAll(ctx, s.callKey(c.id))
+			cmds[i] = p.HGetAll(ctx, s.callKey(c.ID))
 		}
 		return nil
 	})
@@ -188,35 +153,16 @@ func (s *Store) fetch(ctx context.Context, cands []position) ([]*engine.Call, er
 	}
 	out := make([]*engine.Call, len(cands))
 	for i, cmd := range cmds {
-		c, err := decodeCall(cands[i].id, cmd.Val())
+		c, err := decodeCall(cands[i].ID, cmd.Val())
 		switch {
 		case errors.Is(err, engine.ErrNotFound):
 		case err != nil:
-			return nil, fmt.Errorf("call %s: %w", cands[i].id, err)
+			return nil, fmt.Errorf("call %s: %w", cands[i].ID, err)
 		default:
 			out[i] = c
 		}
 	}
 	return out, nil
-}
-
-// matches applies the query's state and exact time filters to a call.
-func matches(c *engine.Call, q engine.CallQuery) bool {
-	switch q.State {
-	case "":
-	case "live":
-		if !c.Live() {
-			return false
-		}
-	default:
-		if string(c.State) != q.State {
-			return false
-		}
-	}
-	if !q.Since.IsZero() && c.CreatedAt.Before(q.Since) {
-		return false
-	}
-	return q.Until.IsZero() || c.CreatedAt.Before(q.Until)
 }
 
 // LiveCalls reads the live set of node (of every known node when node is
