@@ -102,6 +102,9 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		OnResponse: func(res *sipmsg.Response) error {
 			log.Debug("INVITE response", "code", res.StatusCode, "reason", res.Reason)
 			b.strays.seen(inv, res.Source())
+			if res.IsSuccess() {
+				b.strays.answer(inv, toTag(res))
+			}
 			early.provisional(res)
 			if (res.StatusCode == 180 || res.StatusCode == 183) && !ringing {
 				ringing = true

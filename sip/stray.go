@@ -52,9 +52,10 @@ type sentInvite struct {
 	host            string // the trunk's host (an IP or a DNS name)
 	port            int
 	// Guarded by strayTable.mu:
-	sources []netip.AddrPort        // where its responses came from
-	dialogs map[string]*strayDialog // answers acted on, by To tag
-	ended   bool
+	sources  []netip.AddrPort        // where its responses came from
+	dialogs  map[string]*strayDialog // answers acted on, by To tag
+	answered string                  // To tag of the 2xx Dial took
+	ended    bool
 }
 
 // strayDialog is one answer to a remembered INVITE.
@@ -116,6 +117,17 @@ func (t *strayTable) seen(inv *sentInvite, source string) {
 	defer t.mu.Unlock()
 	if len(inv.sources) < maxSources && !slices.Contains(inv.sources, src) {
 		inv.sources = append(inv.sources, src)
+	}
+}
+
+// answer records the To tag of the 2xx Dial took: until its session is
+// registered (or the answer dropped), a retransmission of it is ACKed,
+// never hung up.
+func (t *strayTable) answer(inv *sentInvite, toTag string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if inv.answered == "" {
+		inv.answered = toTag
 	}
 }
 
@@ -248,6 +260,7 @@ func (t *strayTable) decide(inv *sentInvite, toTag string, live bool) strayActio
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	d := t.dialogLocked(inv, toTag)
+	live = live || (toTag != "" && toTag == inv.answered)
 	switch {
 	case d == nil:
 		return strayDrop

@@ -212,3 +212,40 @@ func TestStrayTableIsBoundedAndExpires(t *testing.T) {
 		t.Fatal("attempt in flight forgotten")
 	}
 }
+
+func TestStrayDecisions(t *testing.T) {
+	var tab strayTable
+	inv := &sentInvite{callID: "c", fromTag: "f"}
+	// An answer nobody took: ACK and BYE once, then one more ACK.
+	for i, want := range []strayAction{strayAckBye, strayAck, strayDrop, strayDrop} {
+		if got := tab.decide(inv, "fork", false); got != want {
+			t.Fatalf("fork, #%d: %v, want %v", i, got, want)
+		}
+	}
+	// The answer Dial took is never hung up here, even before its
+	// session is registered; its ACKs are bounded.
+	tab.answer(inv, "mine")
+	for i := range maxLiveAcks {
+		if got := tab.decide(inv, "mine", false); got != strayAck {
+			t.Fatalf("taken answer, #%d: %v", i, got)
+		}
+	}
+	if got := tab.decide(inv, "mine", true); got != strayDrop {
+		t.Fatalf("past the bound: %v", got)
+	}
+	// Once its session was hung up: no BYE, at most one more ACK.
+	inv2 := &sentInvite{callID: "c2", fromTag: "f"}
+	tab.answer(inv2, "x")
+	tab.byed(inv2, "x")
+	if a, b := tab.decide(inv2, "x", false), tab.decide(inv2, "x", false); a != strayAck || b != strayDrop {
+		t.Fatalf("after hang-up: %v then %v", a, b)
+	}
+	// Forks are bounded.
+	inv3 := &sentInvite{callID: "c3", fromTag: "f"}
+	for i := range maxStrayDialogs {
+		tab.decide(inv3, fmt.Sprint(i), false)
+	}
+	if got := tab.decide(inv3, "one too many", false); got != strayDrop {
+		t.Fatalf("fork past the bound: %v", got)
+	}
+}
