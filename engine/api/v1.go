@@ -104,7 +104,13 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request, tenant string
 		return
 	}
 	page, err := s.eng.List(r.Context(), q)
-	if err != nil {
+	switch {
+	case errors.Is(err, engine.ErrBadCursor):
+		// The client's mistake, which a retry would repeat: no 503.
+		writeV1Error(w, http.StatusBadRequest, "invalid_value",
+			"cursor is not one this API handed out: pass next_cursor exactly as received, or leave cursor out to start from the newest call")
+		return
+	case err != nil:
 		s.storeFailure(w, "list calls", tenant, err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/engine/store/memory"
 )
 
 type v1Client struct {
@@ -251,5 +252,42 @@ func TestV1List(t *testing.T) {
 		if resp.StatusCode != 400 || v1Code(t, b) != "invalid_value" {
 			t.Errorf("%s: %d %s", bad, resp.StatusCode, b)
 		}
+	}
+}
+
+// TestV1ListBadCursor checks that a cursor the store did not issue is the
+// client's mistake, 400 invalid_value, and a store that fails is 503.
+func TestV1ListBadCursor(t *testing.T) {
+	eng := newFakeEngine()
+	srv := newTestServer(t, eng)
+	c := v1Client{t, srv.URL, "101", "tok101"}
+
+	wantBadCursor := func(what string) {
+		t.Helper()
+		resp, b := c.do("GET", "/v1/calls?cursor=bm90LW91cnM", "")
+		var e v1ErrorBody
+		_ = json.Unmarshal(b, &e)
+		if resp.StatusCode != 400 || v1Code(t, b) != "invalid_value" || resp.Header.Get("Retry-After") != "" ||
+			!strings.Contains(e.Error.Message, "cursor") {
+			t.Fatalf("%s: %d Retry-After %q %s", what, resp.StatusCode, resp.Header.Get("Retry-After"), b)
+		}
+	}
+	eng.ListFn = func(context.Context, engine.CallQuery) (engine.CallPage, error) {
+		return engine.CallPage{}, fmt.Errorf("store: list calls: %w (check failed)", engine.ErrBadCursor)
+	}
+	wantBadCursor("ErrBadCursor")
+
+	// The memory store's own answer to a cursor it did not issue.
+	st := memory.New(memory.Options{})
+	t.Cleanup(func() { _ = st.Close() })
+	eng.ListFn = st.ListCalls
+	wantBadCursor("memory store")
+
+	eng.ListFn = func(context.Context, engine.CallQuery) (engine.CallPage, error) {
+		return engine.CallPage{}, fmt.Errorf("store: %w", context.DeadlineExceeded)
+	}
+	resp, b := c.do("GET", "/v1/calls?cursor=bm90LW91cnM", "")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "5" || v1Code(t, b) != "1501" {
+		t.Fatalf("store failure: %d %s", resp.StatusCode, b)
 	}
 }

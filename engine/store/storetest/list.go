@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,11 +210,44 @@ func sorted(calls []*engine.Call) []string {
 	return out
 }
 
+// testListBadCursor checks that a cursor the store did not issue is
+// refused with engine.ErrBadCursor (a client's mistake, which the API
+// answers with 400), never read as some position nor taken for a store
+// failure: garbage, a cursor of the right shape but another format, and
+// every alteration of a cursor the store did issue.
 func testListBadCursor(t *testing.T, s engine.Store) {
-	mustCreate(t, s, fullCall("bc-1", "tenant-a", "node-1", base))
-	for _, cur := range []string{"not a cursor!", "AAAA", "%%%"} {
-		if _, err := s.ListCalls(t.Context(), engine.CallQuery{Tenant: "tenant-a", Cursor: cur}); err == nil {
-			t.Fatalf("ListCalls with cursor %q: no error", cur)
+	for i := range 3 {
+		mustCreate(t, s, fullCall(fmt.Sprintf("bc-%d", i), "tenant-a", "node-1", base.Add(time.Duration(i)*time.Second)))
+	}
+	good := mustList(t, s, engine.CallQuery{Tenant: "tenant-a", Limit: 1}).NextCursor
+	if good == "" {
+		t.Fatal("first page of 1 of 3 calls has no cursor")
+	}
+	assertIDs(t, "page after a good cursor",
+		ids(mustList(t, s, engine.CallQuery{Tenant: "tenant-a", Limit: 1, Cursor: good}).Calls), []string{"bc-1"})
+
+	bad := []string{
+		"not a cursor!", "AAAA", "%%%", "A", "====", "   ", "\x00",
+		strings.Repeat("A", 40), strings.Repeat("_", 40),
+		// Plausible formats: "<ms>:<id>", JSON, a bare number, in
+		// base64url and in standard base64 with padding.
+		base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d:bc-1", base.UnixMilli()))),
+		base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%d:bc-1", base.UnixMilli()))),
+		base64.RawURLEncoding.EncodeToString([]byte(`{"ms":1773480413589,"id":"bc-1"}`)),
+		base64.RawURLEncoding.EncodeToString([]byte("1773480413589")),
+		// The good cursor cut short, lengthened, doubled, padded.
+		good[:len(good)-1], good[:len(good)/2], good + "A", good + good, good + "=", " " + good,
+	}
+	// Every single-character change of the good cursor.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range len(good) {
+		j := (strings.IndexByte(alphabet, good[i]) + 1) % len(alphabet)
+		bad = append(bad, good[:i]+alphabet[j:j+1]+good[i+1:])
+	}
+	for _, cur := range bad {
+		page, err := s.ListCalls(t.Context(), engine.CallQuery{Tenant: "tenant-a", Cursor: cur})
+		if !errors.Is(err, engine.ErrBadCursor) {
+			t.Fatalf("ListCalls with cursor %q: got %d calls and error %v, want engine.ErrBadCursor", cur, len(page.Calls), err)
 		}
 	}
 }

@@ -26,7 +26,9 @@
 //     EndCall, or until a SaveCall stores it as ended. Its Node is fixed at
 //     creation.
 //   - ListCalls pages hold exactly Limit calls while NextCursor is set; the
-//     last page has an empty NextCursor. A malformed cursor is an error.
+//     last page has an empty NextCursor. A cursor the store did not issue
+//     (garbage, altered, of another format) is an error wrapping
+//     engine.ErrBadCursor.
 //   - GetCall and ListCalls return copies the caller may change freely, and
 //     the store never keeps a reference to a value passed in.
 package storetest

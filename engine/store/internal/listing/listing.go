@@ -14,9 +14,10 @@ package listing
 import (
 	"cmp"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/switchboard/switchboard/engine"
@@ -44,23 +45,52 @@ func (p Position) Compare(o Position) int {
 // that follow a cursor at o.
 func (p Position) After(o Position) bool { return p.Compare(o) > 0 }
 
-// Cursor encodes p for CallPage.NextCursor.
+// cursorVersion starts every cursor's bytes, so that a later format can
+// be told apart.
+const cursorVersion = 1
+
+// cursorEncoding is base64url without padding, strict: every cursor has
+// exactly one spelling, so an altered character never decodes to the same
+// bytes.
+var cursorEncoding = base64.RawURLEncoding.Strict()
+
+// Cursor encodes p for CallPage.NextCursor: base64url of a version byte,
+// MS as 8 bytes big-endian, the id, and a CRC-32 (IEEE) of all that. The
+// check is no secret and needs none: it tells the cursors a store issued
+// from garbage, truncations and edits, and whoever forges one only names
+// a position in a listing of their own tenant. It is not tied to the
+// query, so a cursor may be reused with other filters.
 func (p Position) Cursor() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(p.MS, 10) + ":" + p.ID))
+	b := make([]byte, 0, 1+8+len(p.ID)+4)
+	b = append(b, cursorVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.MS))
+	b = append(b, p.ID...)
+	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	return cursorEncoding.EncodeToString(b)
 }
 
-// ParseCursor decodes a cursor made by Cursor.
+// ParseCursor decodes a cursor made by Cursor. A cursor that Cursor did
+// not make (garbage, altered, of another format) is an error wrapping
+// engine.ErrBadCursor.
 func ParseCursor(s string) (Position, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return Position{}, fmt.Errorf("invalid cursor %q", s)
+	b, err := cursorEncoding.DecodeString(s)
+	switch {
+	case err != nil:
+		return Position{}, badCursor("not base64url")
+	case len(b) < 1+8+4:
+		return Position{}, badCursor("too short")
+	case b[0] != cursorVersion:
+		return Position{}, badCursor("unknown format")
 	}
-	ms, id, ok := strings.Cut(string(b), ":")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil {
-		return Position{}, fmt.Errorf("invalid cursor %q", s)
+	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return Position{}, badCursor("check failed")
 	}
-	return Position{MS: n, ID: id}, nil
+	return Position{MS: int64(binary.BigEndian.Uint64(body[1:9])), ID: string(body[9:])}, nil
+}
+
+func badCursor(why string) error {
+	return fmt.Errorf("%w (%s): not one that this listing issued", engine.ErrBadCursor, why)
 }
 
 // PageSize returns the number of calls a page of q holds at most: Limit,

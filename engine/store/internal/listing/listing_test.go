@@ -1,8 +1,11 @@
 package listing
 
 import (
+	"encoding/base64"
+	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +35,46 @@ func TestCursorRoundTrip(t *testing.T) {
 			t.Errorf("%v: parsed back as %v, %v", p, got, err)
 		}
 	}
+}
+
+// TestCursorRefused checks every way ParseCursor refuses a cursor, each
+// as engine.ErrBadCursor.
+func TestCursorRefused(t *testing.T) {
+	good := Position{1773480413589, "kn5skxr6161770885161627785"}.Cursor()
+	raw, _ := base64.RawURLEncoding.DecodeString(good)
+	reencode := func(edit func(b []byte) []byte) string {
+		return base64.RawURLEncoding.EncodeToString(edit(slices.Clone(raw)))
+	}
+	for name, cur := range map[string]string{
+		"empty":                "",
+		"not base64url":        "a+b/",
+		"padded":               good + "==",
+		"too short":            base64.RawURLEncoding.EncodeToString([]byte{cursorVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}),
+		"other version":        reencode(func(b []byte) []byte { b[0] = 2; return b }),
+		"millisecond changed":  reencode(func(b []byte) []byte { b[8]++; return b }),
+		"id changed":           reencode(func(b []byte) []byte { b[9] = 'K'; return b }),
+		"check changed":        reencode(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }),
+		"id cut short":         reencode(func(b []byte) []byte { return append(b[:len(b)-5], b[len(b)-4:]...) }),
+		"padding bits set":     paddingBitSet(t),
+		"text of the old kind": base64.RawURLEncoding.EncodeToString([]byte("1773480413589:kn5skxr6161770885161627785")),
+	} {
+		if _, err := ParseCursor(cur); !errors.Is(err, engine.ErrBadCursor) {
+			t.Errorf("%s (%q): got %v, want ErrBadCursor", name, cur, err)
+		}
+	}
+}
+
+// paddingBitSet returns a cursor whose last character has a padding bit
+// set: lenient base64 decodes it to the bytes of the good cursor.
+func paddingBitSet(t *testing.T) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	good := Position{1773480413589, "25-characters-of-an-id-xy"}.Cursor() // 38 bytes: 2 padding bits
+	last := strings.IndexByte(alphabet, good[len(good)-1])
+	bad := good[:len(good)-1] + string(alphabet[last^1])
+	if b, err := base64.RawURLEncoding.DecodeString(bad); err != nil || base64.RawURLEncoding.EncodeToString(b) != good {
+		t.Fatalf("%q does not decode leniently to the good cursor's bytes", bad)
+	}
+	return bad
 }
 
 func TestPageSize(t *testing.T) {
