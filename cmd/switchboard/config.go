@@ -72,13 +72,16 @@ type MemberConfig struct {
 
 // SIPConfig configures the native SIP backend.
 type SIPConfig struct {
-	Listen      string  `yaml:"listen"`
-	Transport   string  `yaml:"transport"`
-	AdvertiseIP string  `yaml:"advertise_ip"`
-	UserAgent   string  `yaml:"user_agent"`
-	RTPPortMin  int     `yaml:"rtp_port_min"`
-	RTPPortMax  int     `yaml:"rtp_port_max"`
-	Trunks      []Trunk `yaml:"trunks"`
+	Listen      string `yaml:"listen"`
+	Transport   string `yaml:"transport"`
+	AdvertiseIP string `yaml:"advertise_ip"`
+	UserAgent   string `yaml:"user_agent"`
+	RTPPortMin  int    `yaml:"rtp_port_min"`
+	RTPPortMax  int    `yaml:"rtp_port_max"`
+	// MediaTimeout ends an answered leg that sent no RTP for this long
+	// (its phone is gone without a BYE); 0 means 60 s, negative off.
+	MediaTimeout Duration `yaml:"media_timeout"`
+	Trunks       []Trunk  `yaml:"trunks"`
 }
 
 // Trunk is a SIP peer numbers are dialed through.
@@ -179,6 +182,7 @@ var envVars = []struct {
 	{"SWITCHBOARD_ADVERTISE_IP", func(c *Config, v string) error { c.SIP.AdvertiseIP = v; return nil }},
 	{"SWITCHBOARD_RTP_PORT_MIN", func(c *Config, v string) error { return setInt(&c.SIP.RTPPortMin, v) }},
 	{"SWITCHBOARD_RTP_PORT_MAX", func(c *Config, v string) error { return setInt(&c.SIP.RTPPortMax, v) }},
+	{"SWITCHBOARD_MEDIA_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.SIP.MediaTimeout, v) }},
 	{"SWITCHBOARD_RETENTION", func(c *Config, v string) error { return setDuration(&c.Defaults.Retention, v) }},
 	{"SWITCHBOARD_DRAIN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Defaults.DrainTimeout, v) }},
 	{"SWITCHBOARD_MAX_LIVE_CALLS", func(c *Config, v string) error { return setInt(&c.Defaults.MaxLiveCalls, v) }},

@@ -206,6 +206,8 @@ func sipConfig(c SIPConfig) sip.Config {
 		UserAgent:   c.UserAgent,
 		RTPPortMin:  c.RTPPortMin,
 		RTPPortMax:  c.RTPPortMax,
+
+		MediaTimeout: c.MediaTimeout.Duration,
 	}
 	for _, t := range c.Trunks {
 		sc.Trunks = append(sc.Trunks, sip.Trunk{
