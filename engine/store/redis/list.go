@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -38,6 +39,11 @@ func (s *Store) ListCalls(ctx context.Context, q engine.CallQuery) (engine.CallP
 	lo, hi := listing.MSRange(q)
 
 	key := s.tenantKey(q.Tenant)
+	// Entries without their record are stale, but one scored less than
+	// the grace ago may belong to a CreateCall that has written its index
+	// entries and not yet its record: such an entry is hidden, not
+	// removed.
+	settled := time.Now().Add(-s.grace).UnixMilli()
 	var (
 		calls  []*engine.Call
 		places []listing.Position
@@ -59,7 +65,9 @@ walk:
 		}
 		for i, c := range recs {
 			if c == nil || c.Tenant != q.Tenant {
-				stale = append(stale, cands[i].ID)
+				if cands[i].MS < settled {
+					stale = append(stale, cands[i].ID)
+				}
 				continue
 			}
 			if !listing.Matches(c, q) {
@@ -166,8 +174,11 @@ func (s *Store) fetch(ctx context.Context, cands []listing.Position) ([]*engine.
 }
 
 // LiveCalls reads the live set of node (of every known node when node is
-// empty) and keeps the ids whose record is there, live and on that node;
-// the others are stale index entries, which it removes.
+// empty) and keeps the ids whose record is there, live and on that node.
+// An id whose record is ended or on another node is a stale entry, which
+// it removes. An id without a record may be a call whose CreateCall has
+// indexed it and not yet written the record, so sweepScript removes it
+// only when a LiveCalls found it so at least the grace earlier too.
 func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 	nodes := []string{node}
 	if node == "" {
@@ -177,9 +188,11 @@ func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 		}
 	}
 	sets := make([]*goredis.StringSliceCmd, len(nodes))
+	sighted := make([]*goredis.IntCmd, len(nodes))
 	if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, n := range nodes {
 			sets[i] = p.SMembers(ctx, s.liveKey(n))
+			sighted[i] = p.HLen(ctx, s.goneKey(n))
 		}
 		return nil
 	}); err != nil {
@@ -192,25 +205,25 @@ func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 			members = append(members, member{nodes[i], id})
 		}
 	}
-	if len(members) == 0 {
-		return nil, nil
-	}
 	recs := make([]*goredis.StringCmd, len(members))
-	if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, m := range members {
-			recs[i] = p.HGet(ctx, s.callKey(m.id), callField)
+	if len(members) > 0 {
+		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, m := range members {
+				recs[i] = p.HGet(ctx, s.callKey(m.id), callField)
+			}
+			return nil
+		}); err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, fmt.Errorf("redis store: live calls of %q: %w", node, err)
 		}
-		return nil
-	}); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("redis store: live calls of %q: %w", node, err)
 	}
 
 	var ids []string
 	var stale []member
+	missing := map[string][]any{} // node -> ids without a record
 	for i, m := range members {
 		js, err := recs[i].Result()
 		if errors.Is(err, goredis.Nil) {
-			stale = append(stale, m)
+			missing[m.node] = append(missing[m.node], m.id)
 			continue
 		}
 		var head struct {
@@ -229,11 +242,21 @@ func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 		}
 		ids = append(ids, m.id)
 	}
-	if len(stale) > 0 {
+	var sweep []string
+	for i, n := range nodes {
+		if len(missing[n]) > 0 || sighted[i].Val() > 0 {
+			sweep = append(sweep, n)
+		}
+	}
+	if len(stale) > 0 || len(sweep) > 0 {
 		// Housekeeping only, as in ListCalls.
 		_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for _, m := range stale {
 				p.SRem(ctx, s.liveKey(m.node), m.id)
+			}
+			for _, n := range sweep {
+				args := append([]any{s.grace.Milliseconds()}, missing[n]...)
+				p.Eval(ctx, sweepScript, []string{s.liveKey(n), s.goneKey(n)}, args...)
 			}
 			return nil
 		})
@@ -241,3 +264,36 @@ func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 	slices.Sort(ids)
 	return ids, nil
 }
+
+// sweepScript removes from a live set the ids that two LiveCalls found
+// without a record at least the grace apart. KEYS[1] is the live set,
+// KEYS[2] its sightings hash (id: Redis time in ms when an id was first
+// found without a record); ARGV[1] is the grace in ms and the rest are
+// the ids of the set found without a record just now. A sighting of an id
+// not among them is forgotten (its record came, or it left the set), so
+// the hash holds no more than the set's records that are missing. The
+// times come from the Redis clock (TIME; scripts replicate their effects
+// since Redis 5), so the nodes' clocks do not matter. It returns how many
+// ids it removed.
+const sweepScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local grace = tonumber(ARGV[1])
+local missing = {}
+for i = 2, #ARGV do missing[ARGV[i]] = true end
+local seen = redis.call('HKEYS', KEYS[2])
+for _, id in ipairs(seen) do
+  if not missing[id] then redis.call('HDEL', KEYS[2], id) end
+end
+local removed = 0
+for i = 2, #ARGV do
+  local first = tonumber(redis.call('HGET', KEYS[2], ARGV[i]))
+  if not first then
+    redis.call('HSET', KEYS[2], ARGV[i], now)
+  elseif now - first >= grace then
+    redis.call('SREM', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed`

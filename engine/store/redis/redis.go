@@ -12,6 +12,9 @@
 //	                              field "leg:<seq, %06d>": JSON of one leg
 //	P:{t:<tenant>}:calls    ZSET  member call id, score CreatedAt in unix ms
 //	P:live:{n:<node>}       SET   ids of the node's live calls
+//	P:live:{n:<node>}:gone  HASH  field call id: Redis time (ms) when a
+//	                              LiveCalls first found it in the set
+//	                              without its record
 //	P:live:nodes            SET   every node that ever had a live call
 //
 // Why this shape:
@@ -32,11 +35,25 @@
 //   - Indexes live in other slots ({t:..}, {n:..}), so a method's index
 //     updates go with its hash script in one plain (non-transactional)
 //     pipeline: one round trip. Index entries are hints that readers verify
-//     against the hash: ListCalls drops (and ZREMs) ids whose hash is gone
-//     or belongs to another tenant, LiveCalls drops (and SREMs) ids whose
-//     record is ended, gone or on another node. An index write that was
-//     applied without its hash write therefore never shows, and ended calls
-//     leave the tenant index lazily, after their hash expires.
+//     against the hash: ListCalls hides ids whose hash is gone or belongs
+//     to another tenant, LiveCalls ids whose record is ended, gone or on
+//     another node. An index write that was applied without its hash write
+//     therefore never shows, and ended calls leave the tenant index lazily,
+//     after their hash expires.
+//   - Readers remove the stale entries they meet, but CreateCall writes
+//     the indexes a round trip before the record, so an entry without its
+//     record may be a call being created; removing it would lose the call
+//     from its listing, or from the live set that Recover reads. Such an
+//     entry is therefore removed only once it is older than a grace of a
+//     minute: ListCalls ZREMs it when its score (CreatedAt) is that old by
+//     the lister's clock; LiveCalls, which has no time for an id without a
+//     record, SREMs it when a LiveCalls found it without a record at least
+//     a minute earlier too, as noted in the set's :gone hash by the Redis
+//     clock (a sighting of an id whose record came is forgotten). Entries
+//     whose record is ended or on another node are removed at once: those
+//     facts never change back. This is right as long as no CreateCall
+//     takes a minute between its two round trips and the nodes' clocks
+//     agree within much less than that.
 //   - The node set lets LiveCalls("") find every live set without SCAN,
 //     which a cluster would have to run on every master.
 //
@@ -97,9 +114,9 @@
 // SaveCall, SaveLeg, EndCall, GetCall and Ping: 1. CreateCall: 2 (the
 // index pipeline, then the create script on the hash; the indexes are in
 // other slots, so one script cannot do both in a cluster).
-// LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries).
-// ListCalls: 2 per window of candidates, usually one window (+1 to drop
-// expired entries).
+// LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries or note
+// sightings of ids without a record). ListCalls: 2 per window of
+// candidates, usually one window (+1 to drop expired entries).
 //
 // Agent side, once per method: 1 for PutAgent, GetAgent, ListAgents,
 // DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates
@@ -158,7 +175,14 @@ type Store struct {
 	c     goredis.UniversalClient
 	owned bool
 	opts  Options
+	grace time.Duration // before an index entry without its record is removed
 }
+
+// staleGrace is how long an index entry without its record is kept (and
+// hidden) before the readers remove it: longer than any CreateCall takes
+// between indexing a call and writing its record, and than the clocks of
+// the nodes differ.
+const staleGrace = time.Minute
 
 // New connects to the Redis at url (redis://, rediss:// or unix://, in
 // the form goredis.ParseURL accepts) and checks it with PING.
@@ -240,7 +264,7 @@ func NewFromClient(c goredis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = "sb"
 	}
-	return &Store{c: c, opts: opts}
+	return &Store{c: c, opts: opts, grace: staleGrace}
 }
 
 func (s *Store) callKey(id string) string { return s.opts.Prefix + ":{c:" + id + "}" }
@@ -249,6 +273,9 @@ func (s *Store) tenantKey(tenant string) string {
 }
 func (s *Store) liveKey(node string) string { return s.opts.Prefix + ":live:{n:" + node + "}" }
 func (s *Store) nodesKey() string           { return s.opts.Prefix + ":live:nodes" }
+func (s *Store) goneKey(node string) string {
+	return s.opts.Prefix + ":live:{n:" + node + "}:gone"
+}
 
 // callField holds the call's own fields; legField one leg's. Zero-padding
 // makes the field names sort in Seq order wherever they are sorted as text

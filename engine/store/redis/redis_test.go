@@ -136,30 +136,70 @@ func TestMalformedRecords(t *testing.T) {
 }
 
 // TestStaleIndexEntries checks that index entries without a record behind
-// them are hidden and removed by the readers.
+// them are hidden at once and removed by the readers once they are older
+// than the grace: by score in a tenant index, and for a live set when two
+// LiveCalls found them so at least the grace apart.
 func TestStaleIndexEntries(t *testing.T) {
 	s := newTestStore(t, redistest.URL(t), Options{})
+	s.grace = 300 * time.Millisecond
 	ctx, r := t.Context(), s.c
 	if err := s.CreateCall(ctx, call("real")); err != nil {
 		t.Fatal(err)
 	}
-	r.ZAdd(ctx, s.tenantKey("t1"), goredis.Z{Score: 1, Member: "ghost"})
+	r.ZAdd(ctx, s.tenantKey("t1"), goredis.Z{Score: 1, Member: "ghost"},
+		goredis.Z{Score: float64(time.Now().UnixMilli()), Member: "young"})
 	r.SAdd(ctx, s.liveKey("n1"), "ghost")
-	page, err := s.ListCalls(ctx, engine.CallQuery{Tenant: "t1"})
-	if err != nil || len(page.Calls) != 1 || page.Calls[0].ID != "real" {
-		t.Fatalf("ListCalls: %v, %v; want only real", page.Calls, err)
+	list := func(wantEntries int64) {
+		t.Helper()
+		page, err := s.ListCalls(ctx, engine.CallQuery{Tenant: "t1"})
+		if err != nil || len(page.Calls) != 1 || page.Calls[0].ID != "real" {
+			t.Fatalf("ListCalls: %v, %v; want only real", page.Calls, err)
+		}
+		if n, _ := r.ZCard(ctx, s.tenantKey("t1")).Result(); n != wantEntries {
+			t.Fatalf("tenant index holds %d entries, want %d", n, wantEntries)
+		}
 	}
-	if n, _ := r.ZCard(ctx, s.tenantKey("t1")).Result(); n != 1 {
-		t.Fatalf("tenant index holds %d entries, want the ghost removed", n)
+	live := func(wantGhost bool) {
+		t.Helper()
+		ids, err := s.LiveCalls(ctx, "n1")
+		if err != nil || len(ids) != 1 || ids[0] != "real" {
+			t.Fatalf("LiveCalls: %v, %v; want [real]", ids, err)
+		}
+		if ok, _ := r.SIsMember(ctx, s.liveKey("n1"), "ghost").Result(); ok != wantGhost {
+			t.Fatalf("ghost in the live set: %v, want %v", ok, wantGhost)
+		}
 	}
-	ids, err := s.LiveCalls(ctx, "n1")
-	if err != nil || len(ids) != 1 || ids[0] != "real" {
-		t.Fatalf("LiveCalls: %v, %v; want [real]", ids, err)
+	list(2) // the old ghost goes at once, the young one stays
+	live(true)
+	if ok, _ := r.HExists(ctx, prefixed(s, "live:{n:n1}:gone"), "ghost").Result(); !ok {
+		t.Fatal("no sighting of the ghost recorded")
 	}
-	if ok, _ := r.SIsMember(ctx, s.liveKey("n1"), "ghost").Result(); ok {
-		t.Fatal("ghost still in the live set")
+	live(true) // found again, but within the grace
+	time.Sleep(s.grace + 50*time.Millisecond)
+	list(1)
+	live(false)
+	if n, _ := r.Exists(ctx, prefixed(s, "live:{n:n1}:gone")).Result(); n != 0 {
+		t.Fatal("sightings kept after the ghost was removed")
+	}
+	// A sighting of an id whose record came is forgotten.
+	r.SAdd(ctx, s.liveKey("n1"), "late")
+	if _, err := s.LiveCalls(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	late := call("late")
+	if err := s.CreateCall(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.LiveCalls(ctx, ""); err != nil || !slices.Equal(ids, []string{"late", "real"}) {
+		t.Fatalf("LiveCalls: %v, %v; want [late real]", ids, err)
+	}
+	if n, _ := r.Exists(ctx, prefixed(s, "live:{n:n1}:gone")).Result(); n != 0 {
+		t.Fatal("sighting of a call whose record came kept")
 	}
 }
+
+// prefixed returns the key named rest under the store's prefix.
+func prefixed(s *Store, rest string) string { return s.opts.Prefix + ":" + rest }
 
 func TestIndexRetention(t *testing.T) {
 	s := newTestStore(t, redistest.URL(t), Options{IndexRetention: time.Hour})
