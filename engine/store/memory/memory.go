@@ -54,7 +54,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	calls   map[string]*entry
-	tenants map[string]map[string]struct{} // tenant -> call ids
+	tenants tenantIndex                    // tenant -> positions of its calls (list.go)
 	live    map[string]map[string]struct{} // node -> ids of live calls
 
 	book book // agents, groups and routing memory (agents.go)
@@ -78,7 +78,7 @@ func New(opts Options) *Store {
 	s := &Store{
 		now:     opts.Now,
 		calls:   map[string]*entry{},
-		tenants: map[string]map[string]struct{}{},
+		tenants: tenantIndex{},
 		live:    map[string]map[string]struct{}{},
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -118,11 +118,13 @@ func (s *Store) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	var expired []string
 	for id, e := range s.calls {
 		if e.expired(now) {
-			s.remove(id, e)
+			expired = append(expired, id)
 		}
 	}
+	s.drop(expired)
 }
 
 func (e *entry) expired(now time.Time) bool {
@@ -146,19 +148,48 @@ func (s *Store) lookup(id string) *entry {
 // remove deletes a call and its index entries. The caller holds s.mu.
 func (s *Store) remove(id string, e *entry) {
 	delete(s.calls, id)
-	s.unindex(e)
+	delIndex(s.live, e.call.Node, id)
+	s.tenants.del(e.call.Tenant, listing.Of(e.call))
 }
 
-func (s *Store) unindex(e *entry) {
-	delIndex(s.tenants, e.call.Tenant, e.call.ID)
-	delIndex(s.live, e.call.Node, e.call.ID)
+// drop removes the calls ids, as remove does, with one pass over each
+// tenant index they are in. The caller holds s.mu.
+func (s *Store) drop(ids []string) {
+	gone := map[string]map[listing.Position]bool{}
+	for _, id := range ids {
+		e := s.calls[id]
+		if e == nil {
+			continue
+		}
+		delete(s.calls, id)
+		delIndex(s.live, e.call.Node, id)
+		if gone[e.call.Tenant] == nil {
+			gone[e.call.Tenant] = map[listing.Position]bool{}
+		}
+		gone[e.call.Tenant][listing.Of(e.call)] = true
+	}
+	for tenant, ps := range gone {
+		s.tenants.delAll(tenant, ps)
+	}
 }
 
-// index records e's tenant, and its node while the call is live.
-func (s *Store) index(e *entry) {
-	addIndex(s.tenants, e.call.Tenant, e.call.ID)
-	if e.call.Live() {
-		addIndex(s.live, e.call.Node, e.call.ID)
+// put makes c the record of e (stored under c.ID) and moves its index
+// entries along: its tenant's, when the tenant or the position changed,
+// and its node's live set, which it is in when live. The caller holds
+// s.mu.
+func (s *Store) put(e *entry, c *engine.Call, live bool) {
+	if old := e.call; old == nil {
+		s.tenants.add(c.Tenant, listing.Of(c))
+	} else {
+		delIndex(s.live, old.Node, old.ID)
+		if old.Tenant != c.Tenant || listing.Of(old) != listing.Of(c) {
+			s.tenants.del(old.Tenant, listing.Of(old))
+			s.tenants.add(c.Tenant, listing.Of(c))
+		}
+	}
+	e.call = c
+	if live {
+		addIndex(s.live, c.Node, c.ID)
 	}
 }
 
@@ -200,9 +231,9 @@ func (s *Store) CreateCall(_ context.Context, c *engine.Call) error {
 		}
 		return fmt.Errorf("memory store: create call %s: %w", c.ID, engine.ErrExists)
 	}
-	e := &entry{call: own(c), legs: map[int]*engine.Leg{}}
+	e := &entry{legs: map[int]*engine.Leg{}}
 	s.calls[c.ID] = e
-	s.index(e)
+	s.put(e, own(c), c.Live())
 	return nil
 }
 
@@ -222,9 +253,7 @@ func (s *Store) SaveCall(_ context.Context, c *engine.Call) error {
 	if e == nil {
 		return fmt.Errorf("memory store: save call %s: %w", c.ID, engine.ErrNotFound)
 	}
-	s.unindex(e)
-	e.call = own(c)
-	s.index(e)
+	s.put(e, own(c), c.Live())
 	return nil
 }
 
@@ -249,8 +278,7 @@ func (s *Store) EndCall(_ context.Context, c *engine.Call, retention time.Durati
 	if e == nil {
 		return fmt.Errorf("memory store: end call %s: %w", c.ID, engine.ErrNotFound)
 	}
-	s.unindex(e)
-	e.call = own(c)
+	s.put(e, own(c), false)
 	for _, l := range c.Legs {
 		e.legs[l.Seq] = l.Clone()
 	}
@@ -258,7 +286,6 @@ func (s *Store) EndCall(_ context.Context, c *engine.Call, retention time.Durati
 	if retention > 0 {
 		e.expires = s.now().Add(retention)
 	}
-	addIndex(s.tenants, e.call.Tenant, e.call.ID)
 	return nil
 }
 
@@ -282,51 +309,6 @@ func (e *entry) snapshot() *engine.Call {
 	}
 	slices.SortFunc(c.Legs, func(a, b *engine.Leg) int { return cmp.Compare(a.Seq, b.Seq) })
 	return c
-}
-
-// ListCalls returns a page of the tenant's calls ordered by CreatedAt's
-// unix millisecond and then id, both descending, like the Redis store's
-// index. The cursor is the (millisecond, id) of the page's last call, so
-// a walk neither repeats nor skips calls whatever is created meanwhile.
-func (s *Store) ListCalls(_ context.Context, q engine.CallQuery) (engine.CallPage, error) {
-	limit := listing.PageSize(q)
-	var cur *listing.Position
-	if q.Cursor != "" {
-		p, err := listing.ParseCursor(q.Cursor)
-		if err != nil {
-			return engine.CallPage{}, fmt.Errorf("memory store: list calls: %w", err)
-		}
-		cur = &p
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	type hit struct {
-		pos listing.Position
-		e   *entry
-	}
-	var hits []hit
-	for id := range s.tenants[q.Tenant] {
-		e := s.lookup(id)
-		if e == nil || !listing.Matches(e.call, q) {
-			continue
-		}
-		p := listing.Of(e.call)
-		if cur == nil || p.After(*cur) {
-			hits = append(hits, hit{p, e})
-		}
-	}
-	slices.SortFunc(hits, func(a, b hit) int { return a.pos.Compare(b.pos) })
-
-	var page engine.CallPage
-	for i, h := range hits {
-		if i == limit {
-			page.NextCursor = hits[i-1].pos.Cursor()
-			break
-		}
-		page.Calls = append(page.Calls, h.e.snapshot())
-	}
-	return page, nil
 }
 
 // LiveCalls returns, sorted, the ids of the live calls on node (every node
