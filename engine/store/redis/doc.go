@@ -1,0 +1,131 @@
+// Package redis is the engine.Store and engine.AgentStore kept in Redis, so
+// that every Switchboard node sees every call, agent and reservation, and a
+// call's record outlives the node that ran it. It passes the same
+// conformance suites as the memory store (engine/store/storetest: Run and
+// RunAgents).
+//
+// # Key layout
+//
+// P is Options.Prefix ("sb" by default; it must not contain '{' or '}').
+//
+//	P:{c:<callid>}          HASH  field "call": JSON of the call without legs
+//	                              field "leg:<seq, %06d>": JSON of one leg
+//	P:{t:<tenant>}:calls    ZSET  member call id, score CreatedAt in unix ms
+//	P:live:{n:<node>}       SET   ids of the node's live calls
+//	P:live:{n:<node>}:gone  HASH  field call id: Redis time (ms) when a
+//	                              LiveCalls first found it in the set
+//	                              without its record
+//	P:live:nodes            SET   every node that ever had a live call
+//
+// Why this shape:
+//
+//   - One hash per call holds the whole record, so GetCall is one HGETALL
+//     and a leg write touches one field: legs written concurrently by many
+//     goroutines never overwrite each other, and no client reads before
+//     it writes.
+//   - The {c:<callid>} hash tag keeps a call's data in one cluster slot.
+//     Every write to it is one Lua script on that single key: for
+//     CreateCall, HSETNX of the call field, or when it is taken a byte
+//     comparison with the JSON we meant to write (equal: our own write,
+//     retried); otherwise a script that checks that the call exists and
+//     then HSETs whole fields (and sets or clears the TTL). Each is
+//     atomic, idempotent, and unable to resurrect an expired call or leave
+//     a hash of orphan legs behind. No MULTI is needed, so no call method
+//     uses TxPipelined.
+//   - Indexes live in other slots ({t:..}, {n:..}), so a method's index
+//     updates go with its hash script in one plain (non-transactional)
+//     pipeline: one round trip. Index entries are hints that readers verify
+//     against the hash: ListCalls hides ids whose hash is gone or belongs
+//     to another tenant, LiveCalls ids whose record is ended, gone or on
+//     another node. An index write that was applied without its hash write
+//     therefore never shows, and ended calls leave the tenant index lazily,
+//     after their hash expires.
+//   - Readers remove the stale entries they meet, but CreateCall writes
+//     the indexes a round trip before the record, so an entry without its
+//     record may be a call being created; removing it would lose the call
+//     from its listing, or from the live set that Recover reads. Such an
+//     entry is therefore removed only once it is older than a grace of a
+//     minute: ListCalls ZREMs it when its score (CreatedAt) is that old by
+//     the lister's clock; LiveCalls, which has no time for an id without a
+//     record, SREMs it when a LiveCalls found it without a record at least
+//     a minute earlier too, as noted in the set's :gone hash by the Redis
+//     clock (a sighting of an id whose record came is forgotten). Entries
+//     whose record is ended or on another node are removed at once: those
+//     facts never change back. This is right as long as no CreateCall
+//     takes a minute between its two round trips and the nodes' clocks
+//     agree within much less than that.
+//   - The node set lets LiveCalls("") find every live set without SCAN,
+//     which a cluster would have to run on every master.
+//
+// Ordering and paging use the ZSET score (CreatedAt's unix millisecond)
+// then the call id, both descending, as ZREVRANGEBYSCORE returns them. The
+// cursor is the (score, id) of a page's last call; the next page re-reads
+// the calls that share that score and keeps those with a smaller id, so
+// calls created in the same millisecond are neither repeated nor skipped.
+//
+// # Agent side (engine.AgentStore)
+//
+// Every key of a tenant's agents, groups and routing memory carries the
+// tenant's tag, so each script or MULTI touches keys of one cluster slot.
+// Times are unix milliseconds, taken from the now the engine passes (never
+// from the Redis clock), so all nodes judge leases by the same numbers.
+//
+//	P:{t:<tenant>}:agents                HASH    field agent id: JSON of engine.Agent
+//	P:{t:<tenant>}:groups                HASH    field group id: JSON of engine.Group
+//	P:{t:<tenant>}:state:<agent>         HASH    "call:<callid>": lease deadline
+//	                                             "wrap_until", "last_end": times
+//	                                             "taken": calls answered
+//	P:{t:<tenant>}:rr:<group>            STRING  agent id last offered a call
+//	P:{t:<tenant>}:sticky:<number>       STRING  agent id bound, PX = sticky period
+//	P:{t:<tenant>}:queue:joined:<group>  ZSET    call id, score first join time
+//	P:{t:<tenant>}:queue:lease:<group>   ZSET    call id, score lease deadline
+//	P:{t:<tenant>}:dnd                   SET     do-not-disturb numbers
+//
+// Tenants therefore may not contain '{' or '}' (refused with an error).
+// Why this shape:
+//
+//   - One hash per tenant holds its agents (and one its groups): Put, Get
+//     and Delete are one command, List one HGETALL, and no index can go
+//     stale. Reserve reads the agent's record from it in the same script.
+//   - An agent's live state is a hash beside the record, so Reserve and
+//     Release are Lua scripts over two keys of one slot: they read the
+//     agent (paused, max_calls, wrap_up_seconds) and the leases, drop the
+//     leases that ran out, and decide and write atomically. A renewal is
+//     an HSET of the call's own field, so it is never counted twice. The
+//     scripts are sent with EVALSHA, falling back to EVAL when the server
+//     lost them (restart, failover).
+//   - DeleteAgent removes the record and the statistics in one MULTI and
+//     leaves the leases, which their calls release or which expire; a
+//     state hash whose last field goes is deleted by Redis itself.
+//   - A waiting line is two ZSETs over the same members: ZRANK in the
+//     first-join set is the number of calls ahead (ties by call id, as
+//     Redis orders equal scores), and ZRANGEBYSCORE on the lease set finds
+//     the entries to drop. One script updates both.
+//   - Sticky bindings are plain strings with a TTL: Redis forgets them at
+//     the end of the period. A binding without period has no TTL.
+//
+// Every write may be retried after a lost reply: a repeated Reserve is a
+// renewal, a repeated Release finds no lease and counts nothing twice, a
+// repeated JoinQueue refreshes. Only DeleteAgent and DeleteGroup may then
+// answer ErrNotFound for their own deletion.
+//
+// # Round trips
+//
+// SaveCall, SaveLeg, EndCall, GetCall and Ping: 1. CreateCall: 2 (the
+// index pipeline, then the create script on the hash; the indexes are in
+// other slots, so one script cannot do both in a cluster).
+// LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries or note
+// sightings of ids without a record). ListCalls: 2 per window of
+// candidates, usually one window (+1 to drop expired entries).
+//
+// Agent side, once per method: 1 for PutAgent, GetAgent, ListAgents,
+// DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates
+// (one pipeline; 0 for no ids), Reserve, Release, RoundRobinLast,
+// SetRoundRobinLast, Sticky, SetSticky, JoinQueue, LeaveQueue, AddDND,
+// RemoveDND, IsDND (SMISMEMBER, Redis 6.2+) and ListDND. A script's first
+// run on a server that does not hold it adds one (NOSCRIPT, then EVAL).
+//
+// A CreateCall whose reply is lost and that go-redis retries finds its
+// own record and succeeds; only another record under the same id is
+// ErrExists.
+package redis
