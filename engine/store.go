@@ -26,7 +26,8 @@ var ErrBadCursor = errors.New("invalid cursor")
 type Store interface {
 	// CreateCall stores a new call record (its Legs are ignored) and
 	// indexes it as live for its tenant and node. ErrExists if the id is
-	// taken.
+	// taken by a different record; repeating the identical record (a
+	// retried write) returns nil.
 	CreateCall(ctx context.Context, c *Call) error
 	// SaveCall replaces the call's own fields (not its legs).
 	SaveCall(ctx context.Context, c *Call) error

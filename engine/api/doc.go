@@ -165,7 +165,8 @@
 //     another tenant's.
 //   - GET /v1/calls?state=&since=&until=&limit=&cursor=: a CallPage, newest
 //     first. state is live, dialing_from, dialing_to, bridged or ended;
-//     since/until RFC 3339 with since before until; limit 0 (50) to 500.
+//     since/until RFC 3339 with since before until; limit 0 (50) to 500;
+//     a cursor that is not a next_cursor this API issued is 400.
 //   - DELETE /v1/calls/{callid}: 202 when the hang-up was requested, 409
 //     call_ended, 409 not_owner when the call is live on another node (only
 //     that node can hang it up), 404 unknown or another tenant's.
