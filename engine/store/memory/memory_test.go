@@ -120,3 +120,9 @@ func TestJanitorFreesExpired(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func BenchmarkPerCall(b *testing.B) {
+	s := New(Options{})
+	defer s.Close()
+	storetest.BenchPerCall(b, s)
+}

@@ -374,3 +374,15 @@ func TestCreateCallRetried(t *testing.T) {
 		t.Fatalf("CreateCall of another record: got %v, want ErrExists", err)
 	}
 }
+
+// BenchmarkPerCall is the store's cost of one call against a real
+// redis-server on loopback (round trips dominate).
+func BenchmarkPerCall(b *testing.B) {
+	url := redistest.URL(b)
+	s, err := New(context.Background(), url, Options{Prefix: redistest.Prefix(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchPerCall(b, s)
+}
