@@ -94,12 +94,16 @@ func (p *Packetizer) Codec() Codec { return p.codec }
 func (p *Packetizer) NextSeq() uint16 { return p.seq }
 
 // samplesSince is the time since the last packet in RTP clock units, or 0
-// without a clock.
+// without a clock (or with one that went backwards).
 func (p *Packetizer) samplesSince(now time.Time) uint32 {
 	if now.IsZero() || p.lastTime.IsZero() {
 		return 0
 	}
-	return uint32(now.Sub(p.lastTime) / (time.Second / SampleRate))
+	d := now.Sub(p.lastTime)
+	if d <= 0 {
+		return 0
+	}
+	return uint32(d / (time.Second / SampleRate))
 }
 
 // gap reports whether now is a pause after the last packet.
@@ -107,9 +111,10 @@ func (p *Packetizer) gap(now time.Time) bool {
 	return p.samplesSince(now) > p.lastDur+uint32(gapThreshold/(time.Second/SampleRate))
 }
 
-// restartTs is the timestamp of the first packet of a new source at now:
-// just after the last packet, or later by the pause since it.
-func (p *Packetizer) restartTs(now time.Time) uint32 {
+// nextTs is the timestamp of a packet that starts at now and follows the
+// last one sent: just after it, or later by the pause since it. (Within
+// one relayed source Rewrite keeps the source's own timestamps instead.)
+func (p *Packetizer) nextTs(now time.Time) uint32 {
 	if p.src == srcNone {
 		return p.lastTs
 	}
@@ -129,13 +134,8 @@ func (p *Packetizer) sent(ts, dur uint32, now time.Time) {
 // extended slice. Call it once per payload duration; it does not allocate
 // when dst has room for 12+len(payload) bytes.
 func (p *Packetizer) Packetize(dst, payload []byte, now time.Time) []byte {
-	var ts uint32
 	restart := p.src != srcOwn || p.gap(now)
-	if restart {
-		ts = p.restartTs(now)
-	} else {
-		ts = p.lastTs + p.lastDur
-	}
+	ts := p.nextTs(now)
 	p.src = srcOwn
 	dst = p.appendHeader(dst, len(payload), p.codec.PayloadType(), restart, ts)
 	p.sent(ts, uint32(len(payload)), now)
@@ -175,7 +175,7 @@ func (p *Packetizer) Rewrite(pkt []byte, now time.Time) bool {
 	inSeq, inTs, inSSRC := be.Uint16(pkt[2:]), be.Uint32(pkt[4:]), be.Uint32(pkt[8:])
 	switched := p.src != srcRelay || inSSRC != p.relaySSRC
 	if switched {
-		ts := p.restartTs(now)
+		ts := p.nextTs(now)
 		p.src, p.relaySSRC = srcRelay, inSSRC
 		p.seqOff, p.tsOff = p.seq-inSeq, ts-inTs
 		p.firstIn, p.guard = inSeq, true
@@ -200,8 +200,8 @@ func (p *Packetizer) Rewrite(pkt []byte, now time.Time) bool {
 	if switched || int32(ts-p.lastTs) > 0 {
 		dur := p.lastDur
 		if pkt[1]&0x7F == p.codec.PayloadType() {
-			if n := payloadLen(pkt); n > 0 {
-				dur = uint32(n) // one G.711 byte per sample
+			if pl, ok := rtpPayload(pkt); ok && len(pl) > 0 {
+				dur = uint32(len(pl)) // one G.711 byte per sample
 			}
 		}
 		p.sent(ts, dur, now)
@@ -209,14 +209,17 @@ func (p *Packetizer) Rewrite(pkt []byte, now time.Time) bool {
 	return true
 }
 
-// payloadLen is the length of an RTP packet's payload, past CSRCs, header
-// extension and padding; -1 if the packet is too short for what its
+// rtpPayload is the payload of an RTP packet, past CSRCs, header
+// extension and padding; false if the packet is too short for what its
 // header says.
-func payloadLen(pkt []byte) int {
+func rtpPayload(pkt []byte) ([]byte, bool) {
+	if len(pkt) < 12 {
+		return nil, false
+	}
 	n := 12 + 4*int(pkt[0]&0x0F)
 	if pkt[0]&0x10 != 0 { // extension
 		if len(pkt) < n+4 {
-			return -1
+			return nil, false
 		}
 		n += 4 + 4*int(binary.BigEndian.Uint16(pkt[n+2:]))
 	}
@@ -225,7 +228,7 @@ func payloadLen(pkt []byte) int {
 		end -= int(pkt[end-1])
 	}
 	if end < n {
-		return -1
+		return nil, false
 	}
-	return end - n
+	return pkt[n:end], true
 }

@@ -175,7 +175,7 @@ func TestPacketizerRejects(t *testing.T) {
 	}
 }
 
-func TestPayloadLen(t *testing.T) {
+func TestRTPPayload(t *testing.T) {
 	plain := relayed(1, 1, 1, 0, 160)
 	csrc := append([]byte{0x82}, plain[1:]...) // two CSRCs: 8 bytes of the payload
 	ext := relayed(1, 1, 1, 0, 20)
@@ -189,9 +189,13 @@ func TestPayloadLen(t *testing.T) {
 	for _, c := range []struct {
 		pkt  []byte
 		want int
-	}{{plain, 160}, {csrc, 152}, {ext, 8}, {pad, 16}, {short, -1}, {relayed(1, 1, 1, 0, 0), 0}} {
-		if got := payloadLen(c.pkt); got != c.want {
-			t.Errorf("payloadLen(% x...) = %d, want %d", c.pkt[:2], got, c.want)
+	}{{plain, 160}, {csrc, 152}, {ext, 8}, {pad, 16}, {short, -1}, {relayed(1, 1, 1, 0, 0), 0}, {plain[:11], -1}} {
+		got := -1
+		if pl, ok := rtpPayload(c.pkt); ok {
+			got = len(pl)
+		}
+		if got != c.want {
+			t.Errorf("rtpPayload(% x...) = %d, want %d", c.pkt[:2], got, c.want)
 		}
 	}
 }
