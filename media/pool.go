@@ -1,11 +1,3 @@
-// Package media relays RTP between the two legs of a Switchboard call.
-//
-// Each answered leg owns one Stream: a UDP socket on an even port taken from
-// a PortPool. The far end of a leg only ever talks to its own leg's socket
-// (B2BUA media anchoring); a Bridge joins two streams so packets received on
-// one are sent from the other to that leg's remote address. The package
-// knows nothing about SIP: the signalling layer tells a Stream where to send
-// (SetRemote, from the SDP answer) and which codec it negotiated.
 package media
 
 import (
