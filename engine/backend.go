@@ -11,8 +11,10 @@ import (
 // logic; a backend only dials, reports and bridges.
 type Backend interface {
 	// Dial rings one endpoint and blocks until it answers or the attempt
-	// ends. While it rings, progress is called (from the dialing
-	// goroutine) with ProgressRinging. Cancelling ctx cancels the attempt
+	// ends. progress is called from the dialing goroutine: with
+	// ProgressSent as soon as the attempt is on the wire (optional: the
+	// engine times its latency by it), then with ProgressRinging while it
+	// rings. It must return at once. Cancelling ctx cancels the attempt
 	// (CANCEL on SIP, once a provisional response arrived); context.Cause
 	// of ctx is carried in the returned DialError.
 	//
@@ -42,12 +44,16 @@ type DialRequest struct {
 	Peer Session
 }
 
-// Progress is a provisional event of a ringing leg.
+// Progress is an event of an attempt before it ends.
 type Progress int
 
 const (
 	// ProgressRinging: the far end is alerting (SIP 180, or 183).
 	ProgressRinging Progress = iota + 1
+	// ProgressSent: the attempt reached the wire (SIP: its INVITE was
+	// written to the transport). Reported once, right then, before any
+	// response; a backend that cannot tell does not report it.
+	ProgressSent
 )
 
 // Session is one answered leg. Its lifetime is Context(): done when the

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard/switchboard/dialer"
@@ -38,6 +39,15 @@ type callRun struct {
 	// who answered each side, if any.
 	held          map[string]bool
 	answeredAgent map[SideName]string
+
+	// For the Observer: started is when Originate was entered; fromAnswered
+	// (under mu) when the from side answered; fromSent and toSent are set
+	// by each side's first attempt to reach the wire; endObserved once
+	// CallEnded was told (the run goroutine only).
+	started          time.Time
+	fromAnswered     time.Time
+	fromSent, toSent atomic.Bool
+	endObserved      bool
 }
 
 func newCallRun(e *Engine, c *Call) *callRun {
@@ -276,6 +286,7 @@ type dialResult struct {
 	leg     *Leg
 	session Session
 	err     error
+	at      time.Time // when Dial returned
 }
 
 // wave rings a wave's targets together. The first answer wins; the others
@@ -291,10 +302,11 @@ func (r *callRun) wave(ctx context.Context, side SideName, sr SideRequest, w dia
 		go func() {
 			defer r.pending.Done()
 			s, err := r.dial(ringCtx, leg, peer)
+			at := time.Now()
 			if err != nil && t.agent != nil {
 				r.release(t.agent.ID, false)
 			}
-			results <- dialResult{leg: leg, session: s, err: err}
+			results <- dialResult{leg: leg, session: s, err: err, at: at}
 		}()
 	}
 
@@ -313,7 +325,7 @@ collect:
 			if res.err == nil {
 				winner, winnerLeg = res.session, res.leg
 				cancelWave(ErrLostRace)
-				r.legAnswered(res.leg)
+				r.legAnswered(res.leg, res.at)
 				continue
 			}
 			r.legFailed(ringCtx, res.leg, res.err, w.RingTime)
@@ -357,6 +369,10 @@ collect:
 func (r *callRun) dial(ctx context.Context, leg *Leg, peer Session) (Session, error) {
 	req := DialRequest{CallID: leg.CallID, LegID: leg.ID, Number: leg.Number, CallerID: leg.CallerID, Peer: peer}
 	return r.e.backend.Dial(ctx, req, func(p Progress) {
+		if p == ProgressSent {
+			r.dialSent(leg.Side, time.Now())
+			return
+		}
 		if p != ProgressRinging {
 			return
 		}
@@ -410,12 +426,16 @@ func (r *callRun) newLeg(side SideName, sr SideRequest, t dialTarget, w dialer.W
 	return leg
 }
 
-func (r *callRun) legAnswered(leg *Leg) {
+// legAnswered records the winner of a wave, which answered at at.
+func (r *callRun) legAnswered(leg *Leg, at time.Time) {
+	r.mu.Lock()
 	if leg.AgentID != "" {
-		r.mu.Lock()
 		r.answeredAgent[leg.Side] = leg.AgentID
-		r.mu.Unlock()
 	}
+	if leg.Side == SideFrom {
+		r.fromAnswered = at
+	}
+	r.mu.Unlock()
 	r.updateLeg(leg, EventLegAnswered, func(l *Leg) bool {
 		now := r.e.opt.Now().UTC()
 		l.State, l.Disposition, l.SIPCode, l.AnsweredAt = LegAnswered, DispAnswered, 200, &now
@@ -481,7 +501,9 @@ func (r *callRun) setCall(change func(*Call)) {
 	r.mu.Unlock()
 	ctx, cancel := r.storeCtx()
 	defer cancel()
-	if err := r.e.store.SaveCall(ctx, snap); err != nil {
+	err := r.e.store.SaveCall(ctx, snap)
+	r.e.storeErr("save_call", err)
+	if err != nil {
 		r.log.Error("store: save call", "err", err)
 	}
 }
@@ -489,7 +511,9 @@ func (r *callRun) setCall(change func(*Call)) {
 func (r *callRun) saveLeg(l *Leg) {
 	ctx, cancel := r.storeCtx()
 	defer cancel()
-	if err := r.e.store.SaveLeg(ctx, l); err != nil {
+	err := r.e.store.SaveLeg(ctx, l)
+	r.e.storeErr("save_leg", err)
+	if err != nil {
 		r.log.Error("store: save leg", "leg_id", l.ID, "err", err)
 	}
 }
@@ -546,6 +570,10 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 		}
 	}
 	r.e.events.publish(Event{Type: EventCallEnded, CallID: snap.ID, Tenant: snap.Tenant, Time: now, Call: snap})
+	if !r.endObserved {
+		r.endObserved = true
+		r.e.opt.Observer.CallEnded(snap)
+	}
 	r.log.Info("call ended", "outcome", outcome, "hangup_by", by, "reason", reason,
 		"legs", len(snap.Legs), "talk_seconds", snap.TalkSeconds)
 }
@@ -560,6 +588,7 @@ func (r *callRun) endCallWithRetry(c *Call) {
 		ctx, cancel := r.storeCtx()
 		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention)
 		cancel()
+		r.e.storeErr("end_call", err)
 		if err == nil {
 			return
 		}

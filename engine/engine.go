@@ -43,6 +43,9 @@ type Options struct {
 	Agents AgentStore
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Observer is told what the engine counts and times (metrics); nil
+	// observes nothing.
+	Observer Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -68,6 +71,9 @@ func (o *Options) init() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -152,6 +158,7 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 // record is in the store before Originate returns, so the call id the
 // caller hands out can always be looked up.
 func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
+	started := time.Now() // latency is timed on the real clock, whatever opt.Now is
 	e.mu.Lock()
 	if e.draining {
 		e.mu.Unlock()
@@ -170,6 +177,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 		CreatedAt: e.opt.Now().UTC(),
 	}
 	run := newCallRun(e, c)
+	run.started = started
 	e.live[c.ID] = run
 	e.wg.Add(1)
 	e.mu.Unlock()
@@ -177,6 +185,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.StoreTimeout)
 	err := e.store.CreateCall(wctx, c)
 	cancel()
+	e.storeErr("create_call", err)
 	if err != nil {
 		e.mu.Lock()
 		delete(e.live, c.ID)
@@ -186,6 +195,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 	}
 	e.events.publish(Event{Type: EventCallCreated, CallID: c.ID, Tenant: tenant, Time: c.CreatedAt, Call: c.Clone()})
 	snapshot := c.Clone()
+	e.opt.Observer.CallStarted()
 	go run.run()
 	return snapshot, nil
 }

@@ -61,7 +61,7 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 	defer func() {
 		sctx, cancel := r.storeCtx()
 		defer cancel()
-		_ = agents.LeaveQueue(sctx, r.call.Tenant, groupID, r.call.ID)
+		r.e.storeErr("leave_queue", agents.LeaveQueue(sctx, r.call.Tenant, groupID, r.call.ID))
 	}()
 
 	step := 0
@@ -123,6 +123,7 @@ func (r *callRun) newGroupHunt(ctx context.Context, side SideName, sr SideReques
 	sctx, cancel := r.storeCtx()
 	defer cancel()
 	g, err := agents.GetGroup(sctx, r.call.Tenant, groupID)
+	r.e.storeErr("get_group", err)
 	if errors.Is(err, ErrNotFound) {
 		return nil, errors.New("group deleted")
 	}
@@ -186,6 +187,7 @@ func (r *callRun) stickyFor(ctx context.Context, side SideName, g *Group) sticky
 	sctx, cancel := r.storeCtx()
 	defer cancel()
 	bound, err := r.e.opt.Agents.Sticky(sctx, r.call.Tenant, sc.number)
+	r.e.storeErr("sticky", err)
 	if err != nil {
 		r.log.Warn("sticky look-up failed; routing by distribution", "err", err)
 	}
@@ -206,6 +208,7 @@ func (r *callRun) bindSticky(h *groupHunt, agentID string) {
 	sctx, cancel := r.storeCtx()
 	defer cancel()
 	if err := r.e.opt.Agents.SetSticky(sctx, r.call.Tenant, h.sticky.number, agentID, h.sticky.ttl); err != nil {
+		r.e.storeErr("set_sticky", err)
 		r.log.Warn("sticky bind failed", "agent_id", agentID, "err", err)
 	}
 }
@@ -218,6 +221,7 @@ func (r *callRun) setRoundRobinLast(g *Group, agentID string) {
 	sctx, cancel := r.storeCtx()
 	defer cancel()
 	if err := r.e.opt.Agents.SetRoundRobinLast(sctx, r.call.Tenant, g.ID, agentID); err != nil {
+		r.e.storeErr("set_round_robin_last", err)
 		r.log.Warn("round-robin pointer not saved", "group_id", g.ID, "err", err)
 	}
 }
@@ -248,6 +252,7 @@ func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 		ids[i] = m.AgentID
 	}
 	states, err := agents.AgentStates(sctx, r.call.Tenant, ids)
+	r.e.storeErr("agent_states", err)
 	if err != nil || len(states) != len(ids) {
 		states = make([]AgentState, len(ids))
 	}
@@ -255,6 +260,7 @@ func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 	out := make([]member, 0, len(ids))
 	for i, m := range h.g.Members {
 		a, err := agents.GetAgent(sctx, r.call.Tenant, m.AgentID)
+		r.e.storeErr("get_agent", err)
 		available := false
 		if err == nil {
 			available, _ = dialer.Eligible(agentView(a, states[i], now), dialer.LoginFilter{}, now)
@@ -288,6 +294,7 @@ func (r *callRun) groupOrder(ctx context.Context, h *groupHunt) []offer {
 	sctx, cancel := r.storeCtx()
 	last, err := r.e.opt.Agents.RoundRobinLast(sctx, r.call.Tenant, h.g.ID)
 	cancel()
+	r.e.storeErr("round_robin_last", err)
 	if err == nil {
 		in.LastOffered = last
 		for _, c := range cands {
@@ -334,6 +341,7 @@ func (r *callRun) waitTurn(ctx context.Context, h *groupHunt, sr SideRequest, ne
 		sctx, cancel := r.storeCtx()
 		ahead, err := agents.JoinQueue(sctx, r.call.Tenant, h.g.ID, r.call.ID, r.e.opt.Now(), queueLease, h.g.MaxWait)
 		cancel()
+		r.e.storeErr("join_queue", err)
 		switch {
 		case errors.Is(err, ErrQueueFull):
 			return false, fmt.Sprintf("queue full: %d callers already wait", h.g.MaxWait)

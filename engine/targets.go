@@ -46,6 +46,7 @@ func (r *callRun) offerAgent(ctx context.Context, side SideName, sr SideRequest,
 	sctx, cancel := r.storeCtx()
 	defer cancel()
 	a, err := agents.GetAgent(sctx, r.call.Tenant, agentID)
+	r.e.storeErr("get_agent", err)
 	if errors.Is(err, ErrNotFound) {
 		t.agent = &Agent{ID: agentID}
 		return skip("agent deleted")
@@ -57,6 +58,7 @@ func (r *callRun) offerAgent(ctx context.Context, side SideName, sr SideRequest,
 	t.agent = a
 	now := r.e.opt.Now()
 	states, err := agents.AgentStates(sctx, r.call.Tenant, []string{agentID})
+	r.e.storeErr("agent_states", err)
 	if err != nil || len(states) != 1 {
 		return skip(fmt.Sprintf("agent state look-up failed: %v", err))
 	}
@@ -67,6 +69,7 @@ func (r *callRun) offerAgent(ctx context.Context, side SideName, sr SideRequest,
 		return skip("agent has no number")
 	}
 	if err := agents.Reserve(sctx, r.call.Tenant, agentID, r.call.ID, now, agentLease); err != nil {
+		r.e.storeErr("reserve", err)
 		if errors.Is(err, ErrAgentBusy) {
 			return skip("busy: reserved by another call")
 		}
@@ -109,6 +112,7 @@ func (r *callRun) keepLeases(ctx context.Context) {
 			sctx, cancel := r.storeCtx()
 			err := agents.Reserve(sctx, r.call.Tenant, id, r.call.ID, r.e.opt.Now(), agentLease)
 			cancel()
+			r.e.storeErr("reserve", err)
 			if err != nil {
 				r.log.Warn("renew agent reservation", "agent_id", id, "err", err)
 			}
@@ -128,6 +132,7 @@ func (r *callRun) release(agentID string, answered bool) {
 	ctx, cancel := r.storeCtx()
 	defer cancel()
 	if err := r.e.opt.Agents.Release(ctx, r.call.Tenant, agentID, r.call.ID, r.e.opt.Now(), answered); err != nil {
+		r.e.storeErr("release", err)
 		r.log.Error("release agent", "agent_id", agentID, "err", err)
 	}
 }
@@ -190,10 +195,12 @@ func (r *callRun) callerID(side SideName, sr SideRequest, leg *Agent) string {
 		}
 		ctx, cancel := r.storeCtx()
 		defer cancel()
-		if a, err := r.e.opt.Agents.GetAgent(ctx, r.call.Tenant, id); err == nil {
-			return a.CLI
+		a, err := r.e.opt.Agents.GetAgent(ctx, r.call.Tenant, id)
+		r.e.storeErr("get_agent", err)
+		if err != nil {
+			return ""
 		}
-		return ""
+		return a.CLI
 	}
 	switch {
 	case answered != "":
