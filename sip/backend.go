@@ -105,6 +105,7 @@ type Backend struct {
 	local    netip.AddrPort
 	sessions map[string]*Session // by dialog ID
 	strays   strayTable
+	rtp      rtpTotals
 	dials    sync.WaitGroup
 	serving  sync.WaitGroup
 	stopJan  chan struct{} // closed by Close: stops the janitor

@@ -94,10 +94,21 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-type progressCount struct{ ringing atomic.Int32 }
+// progressCount counts the progress a Dial reports; ringingFirst is set
+// when ringing came before the INVITE was reported written.
+type progressCount struct {
+	sent, ringing atomic.Int32
+	ringingFirst  atomic.Bool
+}
 
 func (p *progressCount) fn(pr engine.Progress) {
-	if pr == engine.ProgressRinging {
+	switch pr {
+	case engine.ProgressSent:
+		p.sent.Add(1)
+	case engine.ProgressRinging:
+		if p.sent.Load() == 0 {
+			p.ringingFirst.Store(true)
+		}
 		p.ringing.Add(1)
 	}
 }
@@ -130,8 +141,8 @@ func TestAnsweredCallThenOurBye(t *testing.T) {
 		t.Fatalf("Dial: %v", err)
 	}
 	s := sess.(*Session)
-	if pc.ringing.Load() != 1 {
-		t.Fatalf("ringing reported %d times", pc.ringing.Load())
+	if pc.ringing.Load() != 1 || pc.sent.Load() != 1 || pc.ringingFirst.Load() {
+		t.Fatalf("INVITE written reported %d times, then ringing %d times (ringing first: %v)", pc.sent.Load(), pc.ringing.Load(), pc.ringingFirst.Load())
 	}
 	if s.Codec() != PCMU {
 		t.Fatalf("codec %v, want PCMU (first of the answer)", s.Codec())
@@ -222,8 +233,10 @@ func TestCanceledByEngine(t *testing.T) {
 	uas := sipptest.Start(t, sipptest.Options{Scenario: "uas_delay.xml"})
 	b := startBackend(t, trunkTo("sipp", uas))
 	ctx, cancel := context.WithCancelCause(testCtx(t))
-	_, err := b.Dial(ctx, engine.DialRequest{CallID: "c5", LegID: "c5-1", Number: "1000"}, func(engine.Progress) {
-		cancel(engine.ErrLostRace) // another leg answered while this one rang
+	_, err := b.Dial(ctx, engine.DialRequest{CallID: "c5", LegID: "c5-1", Number: "1000"}, func(p engine.Progress) {
+		if p == engine.ProgressRinging {
+			cancel(engine.ErrLostRace) // another leg answered while this one rang
+		}
 	})
 	de := dialErr(t, err)
 	if de.Disposition != engine.DispCanceled || de.SIPCode != 487 || !errors.Is(err, engine.ErrLostRace) {
@@ -252,8 +265,10 @@ func TestAnswerCrossingCancelIsDropped(t *testing.T) {
 	uas := sipptest.Start(t, sipptest.Options{Scenario: "uas_cancel_race.xml"})
 	b := startBackend(t, trunkTo("sipp", uas))
 	ctx, cancel := context.WithCancelCause(testCtx(t))
-	_, err := b.Dial(ctx, engine.DialRequest{CallID: "c7", LegID: "c7-1", Number: "1000"}, func(engine.Progress) {
-		cancel(engine.ErrLostRace)
+	_, err := b.Dial(ctx, engine.DialRequest{CallID: "c7", LegID: "c7-1", Number: "1000"}, func(p engine.Progress) {
+		if p == engine.ProgressRinging {
+			cancel(engine.ErrLostRace)
+		}
 	})
 	de := dialErr(t, err)
 	if de.Disposition != engine.DispCanceled || de.SIPCode != 200 || !errors.Is(err, engine.ErrLostRace) {
@@ -368,6 +383,12 @@ func TestBridgeRelaysBothWays(t *testing.T) {
 	ma, mb := sa.MediaStats(), sb.MediaStats()
 	if ma.PacketsIn == 0 || ma.PacketsOut == 0 || mb.PacketsIn == 0 || mb.PacketsOut == 0 || ma.BytesIn == 0 || mb.BytesOut == 0 {
 		t.Fatalf("media stats a=%+v b=%+v", ma, mb)
+	}
+	// The backend's totals add each leg's stream up as it closes.
+	x, y := sa.Stream().Stats(), sb.Stream().Stats()
+	if got := b.Stats().RTP; got.PacketsReceived != x.PacketsReceived+y.PacketsReceived ||
+		got.PacketsSent != x.PacketsSent+y.PacketsSent || got.BytesSent != x.BytesSent+y.BytesSent {
+		t.Fatalf("backend RTP totals %+v, streams a=%+v b=%+v", got, x, y)
 	}
 	talker.WaitCounts(t, "BYE", func(c sipptest.Counts) bool { return c.Requests["BYE"] == 1 })
 	echo.WaitCounts(t, "BYE", func(c sipptest.Counts) bool { return c.Requests["BYE"] == 1 })

@@ -68,7 +68,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	handedOver := false
 	defer func() {
 		if !handedOver {
-			stream.Close()
+			b.closeStream(stream)
 		}
 	}()
 
@@ -93,6 +93,9 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		de := classifyInviteError(ctx, err)
 		log.Info("dial failed", dialAttrs(de)...)
 		return nil, de
+	}
+	if progress != nil {
+		progress(engine.ProgressSent) // the INVITE is written
 	}
 
 	ringing := false

@@ -133,7 +133,7 @@ func (s *Session) finish() {
 		s.b.strays.byed(s.inv, toTag(s.dlg.InviteResponse))
 	}
 	s.b.unregister(s)
-	s.stream.Close()
+	s.b.closeStream(s.stream)
 	close(s.done)
 }
 
