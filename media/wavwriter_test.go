@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,8 @@ type memFile struct {
 }
 
 func (m *memFile) Write(p []byte) (int, error) {
-	if end := m.pos + int64(len(p)); end > int64(len(m.b)) {
-		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
+	if end := int(m.pos) + len(p); end > len(m.b) {
+		m.b = slices.Grow(m.b, end-len(m.b))[:end]
 	}
 	copy(m.b[m.pos:], p)
 	m.pos += int64(len(p))
