@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard/switchboard/engine"
 	"github.com/switchboard/switchboard/engine/api"
+	"github.com/switchboard/switchboard/engine/metrics"
 	"github.com/switchboard/switchboard/engine/store/memory"
 	redisstore "github.com/switchboard/switchboard/engine/store/redis"
 	"github.com/switchboard/switchboard/sip"
@@ -115,12 +116,22 @@ func runServe(args []string, demo bool) error {
 	}
 	defer backend.Close()
 
+	reg := metrics.NewRegistry()
+	observer, err := metrics.New(reg)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.RegisterSIP(reg, func() metrics.SIPStats { return sipStats(backend.Stats()) }); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+
 	eng := engine.New(store, backend, engine.Options{
 		NodeID:       cfg.NodeID,
 		Retention:    retention(cfg.Defaults.Retention.Duration),
 		MaxLiveCalls: cfg.Defaults.MaxLiveCalls,
 		Agents:       store,
 		Logger:       log,
+		Observer:     observer,
 	})
 	if n, err := eng.Recover(ctx); err != nil {
 		return err
@@ -133,8 +144,11 @@ func runServe(args []string, demo bool) error {
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler(reg, log))
+	mux.Handle("/", apiServer.Handler())
 	srv := &http.Server{
-		Handler:           apiServer.Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -196,6 +210,19 @@ func retention(d time.Duration) time.Duration {
 		return -1 // keep forever
 	}
 	return d
+}
+
+func sipStats(s sip.Stats) metrics.SIPStats {
+	return metrics.SIPStats{
+		StrayDropped: s.Stray.Dropped,
+		StrayACKs:    s.Stray.ACKs,
+		StrayBYEs:    s.Stray.BYEs,
+		RTPReceived:  s.RTP.PacketsReceived,
+		RTPForwarded: s.RTP.PacketsSent,
+		RTPRejected:  s.RTP.Rejected,
+		RTPInvalid:   s.RTP.Invalid,
+		RTPDropped:   s.RTP.Dropped,
+	}
 }
 
 func sipConfig(c SIPConfig) sip.Config {
