@@ -203,11 +203,13 @@ func (f *wavFormat) readData(r io.Reader, size int64) (*Audio, error) {
 	switch limit := int64(MaxAudioDuration/time.Second) * SampleRate * bps; {
 	case size == 0:
 		return nil, badWAV("data chunk is empty")
-	case size%bps != 0:
-		return nil, badWAV("data chunk of %d bytes is not a whole number of %d-byte samples", size, bps)
+	case size == 0xFFFFFFFF:
+		return nil, badWAV("data chunk size is unset (0xFFFFFFFF): the file was streamed and never finalised")
 	case size > limit:
 		d := time.Duration(size/bps) * time.Second / SampleRate
 		return nil, badWAV("audio is %v long, the limit is %v", d.Round(time.Second), MaxAudioDuration)
+	case size%bps != 0:
+		return nil, badWAV("data chunk of %d bytes is not a whole number of %d-byte samples", size, bps)
 	}
 	samples := make([]int16, 0, min(size/bps, 1<<16))
 	var buf [4096]byte

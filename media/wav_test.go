@@ -148,6 +148,8 @@ func TestDecodeWAVRefused(t *testing.T) {
 		{"truncated LIST", string(riff("WAVE", chunk{"LIST", make([]byte, 40)})[:30]), `truncated in chunk "LIST"`},
 		{"huge LIST", string(riff("WAVE", chunk{"LIST", make([]byte, maxWAVOther+2)})), "more than 1048576 bytes of chunks"},
 		{"11 minutes", string(tooLong), "audio is 11m0s long, the limit is 10m0s"},
+		{"streamed, size unset", "RIFF\xff\xff\xff\xffWAVE" + string(riff("WAVE", good)[12:]) + "data\xff\xff\xff\xff\x00\x00",
+			"size is unset (0xFFFFFFFF)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, err := DecodeWAV(strings.NewReader(c.file))
