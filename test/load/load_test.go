@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/test/redistest"
+	"github.com/switchboard/switchboard/test/sipptest"
+)
+
+var (
+	buildOnce sync.Once
+	engineBin string
+	buildErr  error
+)
+
+// envBinary names a prebuilt switchboard binary for the smoke tests to run
+// instead of building cmd/switchboard.
+const envBinary = "SWITCHBOARD_LOAD_BINARY"
+
+// engineBinary builds cmd/switchboard once for the package's tests.
+func engineBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv(envBinary); bin != "" {
+		return bin
+	}
+	buildOnce.Do(func() {
+		root, err := moduleRoot("")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "switchboard-load-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		engineBin, buildErr = buildEngine(context.Background(), root, dir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return engineBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if engineBin != "" {
+		os.RemoveAll(filepath.Dir(engineBin))
+	}
+	os.Exit(code)
+}
+
+// smoke runs the harness for a few seconds at a few calls per second and
+// fails on any failed call. It asserts correctness only, never timings.
+func smoke(t *testing.T, cfg Config) Report {
+	t.Helper()
+	if !sipptest.Available() {
+		t.Skip("sipp is not installed (apt-get install sip-tester)")
+	}
+	cfg.Binary = engineBinary(t)
+	cfg.Log = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, cfg)
+	var table strings.Builder
+	writeTable(&table, rep)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, table.String())
+	}
+	t.Logf("\n%s", table.String())
+	if len(rep.Steps) != len(cfg.Rates) {
+		t.Fatalf("%d steps ran, want %d", len(rep.Steps), len(cfg.Rates))
+	}
+	for _, s := range rep.Steps {
+		want := int(s.Rate*cfg.Step.Seconds() + 0.5)
+		if s.Sent != want || s.Completed != s.Sent {
+			t.Errorf("%g calls/s: %d sent, %d completed, want %d of each", s.Rate, s.Sent, s.Completed, want)
+		}
+		if s.Sipp.Incoming == 0 {
+			t.Errorf("%g calls/s: sipp saw no call", s.Rate)
+		}
+	}
+	if n := rep.Failed(); n > 0 {
+		t.Errorf("%d failed calls (sipp left %d up); work directory %s", n, rep.SippOpen, rep.WorkDir)
+	}
+	return rep
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestSmokeMemoryStoreWithMedia(t *testing.T) {
+	t.Parallel()
+	rep := smoke(t, Config{Rates: []float64{5}, Step: 4 * time.Second, Hold: time.Second, Media: true})
+	if s := rep.Steps[0]; s.RTPFromIn == 0 || s.RTPToOut == 0 || s.RTPToIn == 0 || s.RTPFromOut == 0 {
+		t.Errorf("media did not flow both ways: %d %d %d %d", s.RTPFromIn, s.RTPToOut, s.RTPToIn, s.RTPFromOut)
+	}
+}
+
+func TestSmokeRedisWithFailover(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+	rep := smoke(t, Config{Rates: []float64{5}, Step: 3 * time.Second, Hold: time.Second, Redis: url, Failover: true})
+	if s := rep.Steps[0]; s.RedisCommands == 0 {
+		t.Errorf("no Redis commands counted")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	line := "1234 (switch board) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 150 0 0 20 0 12 0 100 0 0"
+	if got := parseStatCPU(line); got != 4*time.Second {
+		t.Fatalf("cpu %v, want 4s", got)
+	}
+	if got := parseStatCPU("garbage"); got != 0 {
+		t.Fatalf("garbage: %v", got)
+	}
+}
+
+func TestParseMachineCPU(t *testing.T) {
+	busy, total := parseMachineCPU("cpu  100 5 50 800 20 1 2 3 7 0")
+	if busy != 161 || total != 981 {
+		t.Fatalf("busy %d total %d", busy, total)
+	}
+}
+
+func TestParseSNMP(t *testing.T) {
+	in := "Ip: Forwarding DefaultTTL\nIp: 1 64\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors\nUdp: 100 3 7 90 6 1 0\nUdpLite: InDatagrams\nUdpLite: 0\n"
+	c := parseSNMP(strings.NewReader(in))
+	if c != (udpCounters{InDatagrams: 100, NoPorts: 3, InErrors: 7, RcvbufErrors: 6, SndbufErrors: 1}) {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestParseSocketDrops(t *testing.T) {
+	in := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n" +
+		" 1: 0100007F:4E20 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 42\n" +
+		" 2: 0100007F:4E22 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1 2 0000000000000000 5\n"
+	if got := parseSocketDrops([]byte(in), 20000); got != 42 {
+		t.Fatalf("drops %d", got)
+	}
+	if got := parseSocketDrops([]byte(in), 1); got != 0 {
+		t.Fatalf("absent port: %d", got)
+	}
+}
+
+const exposition = `# HELP switchboard_api_to_invite_seconds API request to first INVITE.
+# TYPE switchboard_api_to_invite_seconds histogram
+switchboard_api_to_invite_seconds_bucket{le="0.001"} %d
+switchboard_api_to_invite_seconds_bucket{le="0.01"} %d
+switchboard_api_to_invite_seconds_bucket{le="0.1"} %d
+switchboard_api_to_invite_seconds_bucket{le="+Inf"} %d
+switchboard_api_to_invite_seconds_sum 1
+switchboard_api_to_invite_seconds_count %d
+# TYPE switchboard_calls_total counter
+switchboard_calls_total{outcome="completed"} %d
+switchboard_calls_total{outcome="failed",node="a b"} 2
+# TYPE switchboard_relay_packets_dropped_total counter
+switchboard_relay_packets_dropped_total{reason="source"} %d
+# TYPE switchboard_live_calls gauge
+switchboard_live_calls 0
+go_memstats_heap_alloc_bytes 1.048576e+07
+`
+
+func TestMetricsDeltasAndQuantiles(t *testing.T) {
+	before := parseMetrics(strings.NewReader(fmt.Sprintf(exposition, 10, 10, 10, 10, 10, 5, 1)))
+	// 100 new observations: 50 under 1 ms, 40 in (1 ms, 10 ms], 10 in (10 ms, 100 ms].
+	after := parseMetrics(strings.NewReader(fmt.Sprintf(exposition, 60, 100, 110, 110, 110, 105, 4)))
+	p50, ok := histogramQuantile(0.5, before, after, "switchboard_api_to_invite_seconds")
+	if !ok || p50 != 0.001 {
+		t.Fatalf("p50 %v %v", p50, ok)
+	}
+	p90, _ := histogramQuantile(0.9, before, after, "switchboard_api_to_invite_seconds")
+	if p90 < 0.00999 || p90 > 0.01001 {
+		t.Fatalf("p90 %v", p90)
+	}
+	p99, _ := histogramQuantile(0.99, before, after, "switchboard_api_to_invite_seconds")
+	if want := 0.01 + 0.09*0.9; p99 < want-1e-9 || p99 > want+1e-9 {
+		t.Fatalf("p99 %v, want %v", p99, want)
+	}
+	if _, ok := histogramQuantile(0.5, before, before, "switchboard_api_to_invite_seconds"); ok {
+		t.Fatal("a histogram that gained nothing has no quantile")
+	}
+	if _, ok := histogramQuantile(0.5, before, after, "absent_seconds"); ok {
+		t.Fatal("an absent histogram has no quantile")
+	}
+	if d := deltaByLabel(before, after, "switchboard_calls_total", "outcome"); d["completed"] != 100 || len(d) != 1 {
+		t.Fatalf("outcomes %v", d)
+	}
+	if r := relayDeltas(before, after); len(r) != 1 || r[`switchboard_relay_packets_dropped_total{reason="source"}`] != 3 {
+		t.Fatalf("relay %v", r)
+	}
+	if v, ok := after.sum("go_memstats_heap_alloc_bytes"); !ok || v != 10485760 {
+		t.Fatalf("heap %v %v", v, ok)
+	}
+	if !after.has("switchboard_live_calls") || after.has("switchboard_live") {
+		t.Fatal("has")
+	}
+}
+
+func TestParseSippStats(t *testing.T) {
+	csv := "StartTime;CurrentTime;IncomingCall(C);SuccessfulCall(C);FailedCall(C);CurrentCall;Retransmissions(C);OutOfCallMsgs(C);\n" +
+		"2026-11-22\t07:04:35.5\t1795331075.5;2026-11-22\t07:04:36.5\t1795331076.5;1;0;0;1;0;0;\n" +
+		"2026-11-22\t07:04:35.5\t1795331075.5;2026-11-22\t07:04:37.5\t1795331077.5;10;8;1;1;3;2;\n" +
+		"2026-11-22\t07:04:35.5\t1795331075.5;2026-11-22\t07:04:38" // a line being written
+	st, ok := parseSippStats([]byte(csv))
+	if !ok || st.Incoming != 10 || st.Successful != 8 || st.Failed != 1 || st.Current != 1 || st.Retrans != 3 || st.OutOfCall != 2 {
+		t.Fatalf("%+v %v", st, ok)
+	}
+	if st.At.Unix() != 1795331077 {
+		t.Fatalf("at %v", st.At)
+	}
+	if _, ok := parseSippStats([]byte("StartTime;\n")); ok {
+		t.Fatal("a header alone has no counters")
+	}
+}
+
+func TestParseRedisInfo(t *testing.T) {
+	info := "# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2.25\r\n\r\n# Commandstats\r\n" +
+		"cmdstat_hset:calls=10,usec=5,usec_per_call=0.5,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=99,usec=5\r\ncmdstat_evalsha:calls=4,usec=9\r\n"
+	s := parseRedisInfo(info)
+	if s.cpu != 3750*time.Millisecond || s.calls["hset"] != 10 || s.calls["evalsha"] != 4 || s.calls["info"] != 0 {
+		t.Fatalf("%+v", s)
+	}
+	total, by := commandDelta(redisSnapshot{calls: map[string]int64{"hset": 4}}, s)
+	if total != 10 || by[0] != (cmdCount{"hset", 6}) || by[1] != (cmdCount{"evalsha", 4}) {
+		t.Fatalf("%d %v", total, by)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	leg := func(side, disp string) recordLeg { return recordLeg{Side: side, Disposition: disp} }
+	ok := record{State: "ended", Outcome: "completed", HangupBy: "time_limit"}
+	ok.Legs = append(ok.Legs, leg("from", "answered"), leg("to", "answered"))
+	if why := (Config{}).judge(ok); why != "" {
+		t.Fatal(why)
+	}
+	hunt := record{State: "ended", Outcome: "completed", HangupBy: "time_limit"}
+	hunt.Legs = append(hunt.Legs, leg("from", "busy"), leg("from", "answered"), leg("to", "canceled"), leg("to", "answered"))
+	if why := (Config{Failover: true}).judge(hunt); why != "" {
+		t.Fatal(why)
+	}
+	if why := (Config{}).judge(hunt); why == "" {
+		t.Fatal("four legs without failover")
+	}
+	bad := ok
+	bad.Outcome, bad.Reason = "to_unanswered", "busy"
+	if why := (Config{}).judge(bad); !strings.Contains(why, "to_unanswered") {
+		t.Fatal(why)
+	}
+}
+
+func TestParamsAndNumbers(t *testing.T) {
+	v := (Config{Hold: 2 * time.Second}).params(7)
+	if v.Get("from") != "100000007" || v.Get("to") != "200000007" || v.Get("timeLimit") != "2" {
+		t.Fatalf("%v", v)
+	}
+	f := (Config{Hold: time.Second, Failover: true}).params(7)
+	if f.Get("from") != "3000000077,100000007" || f.Get("to") != "3000000078,200000007" || f.Get("toStrategy") != "TO_ALL" {
+		t.Fatalf("%v", f)
+	}
+}
+
+func TestCheckRefusesBadSettings(t *testing.T) {
+	good := Config{Rates: []float64{1}, Step: time.Second, Hold: time.Second}
+	if err := good.check(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]Config{
+		"no rates":         {Step: time.Second, Hold: time.Second},
+		"zero rate":        {Rates: []float64{0}, Step: time.Second, Hold: time.Second},
+		"fractional hold":  {Rates: []float64{1}, Step: time.Second, Hold: 1500 * time.Millisecond},
+		"short step":       {Rates: []float64{1}, Step: time.Millisecond, Hold: time.Second},
+		"ring beyond ring": {Rates: []float64{1}, Step: time.Second, Hold: time.Second, Ring: 30 * time.Second},
+	} {
+		if err := c.check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
