@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,6 +122,7 @@ type Step struct {
 	RecAnswerToLegP99              time.Duration
 	MetricOutcomes                 map[string]float64
 	Relay                          map[string]float64 // counters named *relay* or *rtp*, deltas
+	Trouble                        map[string]float64 // counters of errors and stray SIP messages, deltas
 
 	// CPU over the firing window, percent of one core: the engine, Redis,
 	// every sipp, this harness (the load driver), the whole machine.
@@ -461,7 +463,8 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 		sippBefore = append(sippBefore, u.stats())
 	}
 	cpuEngine0, cpuSipp0, cpuSelf0 := cpuTime(pid), sippCPU(env.uases), cpuTime(os.Getpid())
-	busy0, total0 := machineCPU()
+	idle0, cpus := machineIdle()
+	wall0 := time.Now()
 
 	// Sample the engine's RSS while the step runs.
 	sampleCtx, stopSampling := context.WithCancel(ctx)
@@ -489,7 +492,8 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 
 	attempts, firing, wait := c.fire(ctx, rate, cfg.Step, func() url.Values { return cfg.params(env.nums.next()) })
 	cpuEngine1, cpuSipp1, cpuSelf1 := cpuTime(pid), sippCPU(env.uases), cpuTime(os.Getpid())
-	busy1, total1 := machineCPU()
+	idle1, _ := machineIdle()
+	wall1 := time.Now()
 	redisMid := env.probe.snapshot(ctx)
 	mFired, _ := c.scrape(ctx)
 	stopSampling()
@@ -507,11 +511,7 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	st.CPUSipp = 100 * (cpuSipp1 - cpuSipp0).Seconds() / secs
 	st.CPUDriver = 100 * (cpuSelf1 - cpuSelf0).Seconds() / secs
 	st.CPURedis = 100 * (redisMid.cpu - redisBefore.cpu).Seconds() / secs
-	if total1 > total0 {
-		// Percent of one core, like the others: the machine's busy share
-		// times its number of cores.
-		st.CPUMachine = 100 * float64(busy1-busy0) / float64(total1-total0) * float64(runtime.NumCPU())
-	}
+	st.CPUMachine = busyPercent(idle0, idle1, cpus, wall1.Sub(wall0))
 	if h, ok := mFired.sum("go_memstats_heap_alloc_bytes"); ok {
 		st.Heap, st.HeapOK = uint64(h), true
 	} else if h, ok := mFired.sum("go_memstats_heap_inuse_bytes"); ok {
@@ -562,6 +562,7 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 		st.MetricOutcomes = deltaByLabel(mBefore, mAfter, "switchboard_calls_total", "outcome")
 	}
 	st.Relay = relayDeltas(mBefore, mAfter)
+	st.Trouble = trouble(mBefore, mAfter)
 
 	// Classify every accepted call by its record.
 	recs, errs := c.fetchRecords(ctx, ids)
@@ -710,10 +711,22 @@ func deltaByLabel(before, after metrics, name, label string) map[string]float64 
 // relayDeltas are the changes of every switchboard counter about the
 // media relay (its name mentions relay or rtp).
 func relayDeltas(before, after metrics) map[string]float64 {
+	return counterDeltas(before, after, "relay", "rtp")
+}
+
+// trouble are the changes of the switchboard counters of errors and of
+// stray SIP messages.
+func trouble(before, after metrics) map[string]float64 {
+	return counterDeltas(before, after, "error", "stray")
+}
+
+// counterDeltas are the changes of the switchboard counters whose name
+// holds one of words.
+func counterDeltas(before, after metrics, words ...string) map[string]float64 {
 	out := map[string]float64{}
 	for k, v := range after.samples {
 		name, _, _ := strings.Cut(k, "{")
-		if !strings.HasPrefix(name, "switchboard_") || !(strings.Contains(name, "relay") || strings.Contains(name, "rtp")) {
+		if !strings.HasPrefix(name, "switchboard_") || !slices.ContainsFunc(words, func(w string) bool { return strings.Contains(name, w) }) {
 			continue
 		}
 		if strings.HasSuffix(name, "_bucket") || strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") {
@@ -791,5 +804,9 @@ func machine() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%d × %s%s", runtime.NumCPU(), model, mem)
+	_, cpus := machineIdle()
+	if cpus == 0 {
+		cpus = runtime.NumCPU()
+	}
+	return fmt.Sprintf("%d × %s%s", cpus, model, mem)
 }

@@ -127,10 +127,16 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestParseMachineCPU(t *testing.T) {
-	busy, total := parseMachineCPU("cpu  100 5 50 800 20 1 2 3 7 0")
-	if busy != 161 || total != 981 {
-		t.Fatalf("busy %d total %d", busy, total)
+func TestMachineBusy(t *testing.T) {
+	if got := parseUptimeIdle("6360.12 12000.50\n"); got != 12000500*time.Millisecond {
+		t.Fatalf("idle %v", got)
+	}
+	if n := countCPUs("cpu  1 2 3\ncpu0 1 2\ncpu1 1 2\nintr 5\n"); n != 2 {
+		t.Fatalf("cpus %d", n)
+	}
+	// Two CPUs for 10 s with 15 s idle between them: 5 s busy, 50% of one.
+	if p := busyPercent(100*time.Second, 115*time.Second, 2, 10*time.Second); p != 50 {
+		t.Fatalf("busy %v", p)
 	}
 }
 
@@ -167,15 +173,17 @@ switchboard_calls_total{outcome="completed"} %d
 switchboard_calls_total{outcome="failed",node="a b"} 2
 # TYPE switchboard_relay_packets_dropped_total counter
 switchboard_relay_packets_dropped_total{reason="source"} %d
+# TYPE switchboard_store_errors_total counter
+switchboard_store_errors_total{op="save_leg"} %d
 # TYPE switchboard_live_calls gauge
 switchboard_live_calls 0
 go_memstats_heap_alloc_bytes 1.048576e+07
 `
 
 func TestMetricsDeltasAndQuantiles(t *testing.T) {
-	before := parseMetrics(strings.NewReader(fmt.Sprintf(exposition, 10, 10, 10, 10, 10, 5, 1)))
+	before := parseMetrics(strings.NewReader(fmt.Sprintf(exposition, 10, 10, 10, 10, 10, 5, 1, 0)))
 	// 100 new observations: 50 under 1 ms, 40 in (1 ms, 10 ms], 10 in (10 ms, 100 ms].
-	after := parseMetrics(strings.NewReader(fmt.Sprintf(exposition, 60, 100, 110, 110, 110, 105, 4)))
+	after := parseMetrics(strings.NewReader(fmt.Sprintf(exposition, 60, 100, 110, 110, 110, 105, 4, 2)))
 	p50, ok := histogramQuantile(0.5, before, after, "switchboard_api_to_invite_seconds")
 	if !ok || p50 != 0.001 {
 		t.Fatalf("p50 %v %v", p50, ok)
@@ -199,6 +207,9 @@ func TestMetricsDeltasAndQuantiles(t *testing.T) {
 	}
 	if r := relayDeltas(before, after); len(r) != 1 || r[`switchboard_relay_packets_dropped_total{reason="source"}`] != 3 {
 		t.Fatalf("relay %v", r)
+	}
+	if e := trouble(before, after); len(e) != 1 || e[`switchboard_store_errors_total{op="save_leg"}`] != 2 {
+		t.Fatalf("errors %v", e)
 	}
 	if v, ok := after.sum("go_memstats_heap_alloc_bytes"); !ok || v != 10485760 {
 		t.Fatalf("heap %v %v", v, ok)

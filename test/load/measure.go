@@ -70,35 +70,49 @@ func rss(pid int) uint64 {
 	return 0
 }
 
-// machineCPU is the machine's busy and total time from the first line of
-// /proc/stat, in clock ticks; busy excludes idle and iowait.
-func machineCPU() (busy, total uint64) {
-	f, err := os.Open("/proc/stat")
+// machineIdle is the time every CPU of the machine spent idle since boot,
+// from /proc/uptime, and the number of CPUs it sums over (the cpuN lines
+// of /proc/stat). /proc/uptime is used rather than the tick counters of
+// /proc/stat, which in some virtual machines undercount busy time.
+func machineIdle() (time.Duration, int) {
+	b, err := os.ReadFile("/proc/uptime")
 	if err != nil {
 		return 0, 0
 	}
-	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	return parseMachineCPU(line)
+	st, _ := os.ReadFile("/proc/stat")
+	return parseUptimeIdle(string(b)), countCPUs(string(st))
 }
 
-func parseMachineCPU(line string) (busy, total uint64) {
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "cpu" {
-		return 0, 0
+func parseUptimeIdle(s string) time.Duration {
+	f := strings.Fields(s)
+	if len(f) < 2 {
+		return 0
 	}
-	for i, v := range f[1:] {
-		n, _ := strconv.ParseUint(v, 10, 64)
-		// guest and guest_nice (fields 9, 10) are already in user and nice.
-		if i >= 8 {
-			break
-		}
-		total += n
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
+	idle, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(idle * float64(time.Second))
+}
+
+func countCPUs(stat string) int {
+	n := 0
+	for _, l := range strings.Split(stat, "\n") {
+		if len(l) > 3 && strings.HasPrefix(l, "cpu") && l[3] >= '0' && l[3] <= '9' {
+			n++
 		}
 	}
-	return busy, total
+	return n
+}
+
+// busyPercent is the machine's busy time over a window, in percent of one
+// CPU: the window times the CPUs, less the idle time.
+func busyPercent(idle0, idle1 time.Duration, cpus int, window time.Duration) float64 {
+	if cpus == 0 || window <= 0 || idle1 == 0 {
+		return 0
+	}
+	busy := time.Duration(cpus)*window - (idle1 - idle0)
+	return max(0, 100*busy.Seconds()/window.Seconds())
 }
 
 // udpCounters are the kernel's UDP counters of /proc/net/snmp (machine

@@ -66,6 +66,9 @@ func writeTable(w io.Writer, rep Report) {
 		if len(s.Relay) > 0 {
 			extra = append(extra, "relay counters: "+countsLine(floatCounts(s.Relay)))
 		}
+		if len(s.Trouble) > 0 {
+			extra = append(extra, "error and stray counters: "+countsLine(floatCounts(s.Trouble)))
+		}
 		if len(s.MetricOutcomes) > 0 {
 			extra = append(extra, "switchboard_calls_total: "+countsLine(floatCounts(s.MetricOutcomes)))
 		}
@@ -97,7 +100,7 @@ var csvHeader = []string{
 	"cpu_engine_pct", "cpu_redis_pct", "cpu_sipp_pct", "cpu_driver_pct", "cpu_host_pct", "rss_max_mb", "rss_after_mb", "heap_mb",
 	"redis_commands", "redis_commands_per_call", "redis_top",
 	"udp_in_errors", "udp_rcvbuf_errors", "udp_no_ports", "udp_talker_drops",
-	"rtp_from_in", "rtp_to_out", "rtp_to_in", "rtp_from_out", "echo_loss_pct", "relay_counters", "failures",
+	"rtp_from_in", "rtp_to_out", "rtp_to_in", "rtp_from_out", "echo_loss_pct", "relay_counters", "error_counters", "failures",
 }
 
 func writeCSV(w io.Writer, rep Report) error {
@@ -129,7 +132,7 @@ func writeCSV(w io.Writer, rep Report) error {
 			i64(s.RedisCommands), f1(s.RedisPerCall), topCommands(s.RedisTop, s.RedisCommands, s.RedisPerCall, 0),
 			u64(s.UDP.InErrors), u64(s.UDP.RcvbufErrors), u64(s.UDP.NoPorts), u64(s.TalkerDrops),
 			u64(s.RTPFromIn), u64(s.RTPToOut), u64(s.RTPToIn), u64(s.RTPFromOut), fmt.Sprintf("%.2f", s.EchoLoss()),
-			countsLine(floatCounts(s.Relay)), countsLine(s.Failures),
+			countsLine(floatCounts(s.Relay)), countsLine(floatCounts(s.Trouble)), countsLine(s.Failures),
 		}
 		if err := cw.Write(row); err != nil {
 			return err
