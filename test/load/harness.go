@@ -70,9 +70,12 @@ type Report struct {
 	Machine string
 	Store   string // "memory" or "redis"
 	Backend string
-	Mode    string // "plain", "media", "failover", "media+failover"
-	Hold    time.Duration
-	Ring    time.Duration
+	// Engine says which engine ran: the commit it was built from, or the
+	// binary given.
+	Engine string
+	Mode   string // "plain", "media", "failover", "media+failover"
+	Hold   time.Duration
+	Ring   time.Duration
 	// Metrics says whether the engine served /metrics; without it the
 	// latencies come from the call records.
 	Metrics bool
@@ -208,6 +211,9 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if bin, err = buildEngine(ctx, root, dir); err != nil {
 			return rep, err
 		}
+		rep.Engine = "built from " + describe(root)
+	} else {
+		rep.Engine = bin
 	}
 
 	// The far ends live for the whole run, with room to spare.
@@ -780,6 +786,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+
+// describe names the commit of the working tree at root, "-dirty" when it
+// has changes.
+func describe(root string) string {
+	out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "a working tree that is not a git checkout"
+	}
+	return "commit " + strings.TrimSpace(string(out))
+}
 
 // machine describes the host: cores, CPU model, memory.
 func machine() string {

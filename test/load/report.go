@@ -13,8 +13,8 @@ import (
 
 // writeTable prints the report: one row per step, then the notes.
 func writeTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "machine: %s\nstore: %s, backend: %s, mode: %s, hold %s, ring %s\n",
-		rep.Machine, rep.Store, rep.Backend, rep.Mode, rep.Hold, rep.Ring)
+	fmt.Fprintf(w, "machine: %s\nengine: %s\nstore: %s, backend: %s, mode: %s, hold %s, ring %s\n",
+		rep.Machine, rep.Engine, rep.Store, rep.Backend, rep.Mode, rep.Hold, rep.Ring)
 	src := "call records"
 	if rep.Metrics {
 		src = "/metrics"
