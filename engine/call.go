@@ -35,10 +35,14 @@ type callRun struct {
 	pending sync.WaitGroup
 	done    chan struct{}
 
-	// held are the agents this call has reserved; answeredAgent the agent
-	// who answered each side, if any.
+	// held are the agents this call has reserved (under heldMu);
+	// answeredAgent the agent who answered each side, if any (under mu).
+	heldMu        sync.Mutex
 	held          map[string]bool
 	answeredAgent map[SideName]string
+	// stopLeases ends keepLeases; leasesDone closes when it has.
+	stopLeases context.CancelFunc
+	leasesDone chan struct{}
 
 	// For the Observer: started is when Originate was entered; fromAnswered
 	// (under mu) when the from side answered; fromSent and toSent are set
@@ -62,6 +66,7 @@ func newCallRun(e *Engine, c *Call) *callRun {
 
 		held:          map[string]bool{},
 		answeredAgent: map[SideName]string{},
+		leasesDone:    make(chan struct{}),
 	}
 }
 
@@ -85,8 +90,10 @@ func (r *callRun) stoppedBy() HangupBy {
 // run drives the call from the first ring to the final record. A call
 // always ends with a record, whatever path it takes out.
 func (r *callRun) run() {
-	defer r.e.forget(r.call.ID)
+	// Forgotten before done closes: once Wait returns, the engine no
+	// longer knows the call as live.
 	defer close(r.done)
+	defer r.e.forget(r.call.ID)
 	defer r.cancel(ErrCallStopped)
 	defer func() {
 		// A bug must not cost the record: end the call as failed.
@@ -96,7 +103,9 @@ func (r *callRun) run() {
 			r.end(OutcomeFailed, HangupSystem, fmt.Sprintf("internal error: %v", p))
 		}
 	}()
-	go r.keepLeases(r.ctx)
+	leaseCtx, stopLeases := context.WithCancel(r.ctx)
+	r.stopLeases = stopLeases
+	go r.keepLeases(leaseCtx)
 
 	req := r.call.Request
 	from, fromLeg := r.hunt(r.ctx, SideFrom, req.From, nil)
@@ -544,6 +553,9 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 	case <-time.After(r.e.opt.HangupTimeout):
 		r.log.Warn("legs still cancelling at call end")
 	}
+	// No renewal may run once releases start.
+	r.stopLeases()
+	<-r.leasesDone
 	r.releaseAll()
 
 	r.mu.Lock()

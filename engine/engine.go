@@ -226,6 +226,12 @@ func (e *Engine) Hangup(ctx context.Context, tenant, id string) error {
 	run := e.live[id]
 	e.mu.Unlock()
 	if run != nil && run.call.Tenant == tenant {
+		run.mu.Lock()
+		ended := run.call.State == StateEnded
+		run.mu.Unlock()
+		if ended {
+			return ErrCallEnded
+		}
 		run.stop(HangupAPI, errHangupByAPI)
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +26,15 @@ type groupHunt struct {
 	ringTime time.Duration
 	deadline time.Time // end of waiting for a free member
 	sticky   stickyCall
+	// filter is the side's login filter: who may be offered the call is
+	// decided the same way for waiting and for offering.
+	filter dialer.LoginFilter
+	// plan is the sticky decision of the latest pass.
+	plan dialer.StickyPlan
+	// line is the waiting line the caller stands in: the group's, or
+	// (retrySame) one of its own per sticky agent, so a caller waiting
+	// for one agent never holds back callers any member could take.
+	line string
 }
 
 // stickyCall is the sticky-agent state of a group hunt.
@@ -58,11 +66,7 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 	if err != nil {
 		return skipGroup(err.Error())
 	}
-	defer func() {
-		sctx, cancel := r.storeCtx()
-		defer cancel()
-		r.e.storeErr("leave_queue", agents.LeaveQueue(sctx, r.call.Tenant, groupID, r.call.ID))
-	}()
+	defer r.leaveLine(h)
 
 	step := 0
 	needFree := false // after a pass that could ring nobody, wait for a free member
@@ -70,7 +74,7 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		ok, why := r.waitTurn(ctx, h, sr, needFree)
+		ok, why := r.waitTurn(ctx, h, needFree)
 		if !ok {
 			if why != "" {
 				return skipGroup(why)
@@ -85,6 +89,11 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 			t, ok := r.offerAgent(ctx, side, sr, w, o.agentID, groupID, o.routing)
 			if !ok {
 				continue
+			}
+			if !rang && len(targets) == 0 {
+				// Ringing someone: out of the line, so callers behind
+				// can take the other free members.
+				r.leaveLine(h)
 			}
 			r.setRoundRobinLast(h.g, o.agentID)
 			if h.strategy == dialer.ToAll {
@@ -134,18 +143,15 @@ func (r *callRun) newGroupHunt(ctx context.Context, side SideName, sr SideReques
 	if err != nil {
 		dist, _ = dialer.ParseDistribution("")
 	}
-	h := &groupHunt{g: g, dist: dist, strategy: sr.Strategy, ringTime: time.Duration(sr.RingTime) * time.Second}
+	h := &groupHunt{g: g, dist: dist, strategy: sr.Strategy, ringTime: time.Duration(sr.RingTime) * time.Second,
+		filter: loginFilter(sr), line: g.ID}
 	if dist.Name() == "ring_all" {
 		h.strategy = dialer.ToAll
 	}
 	if g.RingTime > 0 {
 		h.ringTime = time.Duration(g.RingTime) * time.Second
 	}
-	qt := r.call.Request.QueueTimeout
-	if qt <= 0 {
-		qt = g.QueueTimeout
-	}
-	h.deadline = r.e.opt.Now().Add(time.Duration(qt) * time.Second)
+	h.deadline = r.e.opt.Now().Add(r.queueTimeout(g))
 	h.sticky = r.stickyFor(ctx, side, g)
 	return h, nil
 }
@@ -199,11 +205,8 @@ func (r *callRun) stickyFor(ctx context.Context, side SideName, g *Group) sticky
 // sticky plan says so or the bound agent answered again (refreshing the
 // period).
 func (r *callRun) bindSticky(h *groupHunt, agentID string) {
-	if !h.sticky.on || agentID == "" {
-		return
-	}
-	if h.sticky.policy == dialer.RetryTemp && h.sticky.bound != "" && agentID != h.sticky.bound && r.isMember(h.g, h.sticky.bound) {
-		return // a temporary stand-in; the customer stays with their agent
+	if !h.sticky.on || !h.plan.BindOnAnswer(h.sticky.bound, agentID) {
+		return // e.g. retryTemp: a stand-in; the customer stays with their agent
 	}
 	sctx, cancel := r.storeCtx()
 	defer cancel()
@@ -211,10 +214,6 @@ func (r *callRun) bindSticky(h *groupHunt, agentID string) {
 		r.e.storeErr("set_sticky", err)
 		r.log.Warn("sticky bind failed", "agent_id", agentID, "err", err)
 	}
-}
-
-func (r *callRun) isMember(g *Group, agentID string) bool {
-	return slices.ContainsFunc(g.Members, func(m Member) bool { return m.AgentID == agentID })
 }
 
 func (r *callRun) setRoundRobinLast(g *Group, agentID string) {
@@ -240,9 +239,9 @@ type member struct {
 	deleted   bool // still listed in the group, but the agent is gone
 }
 
-// members reads the group's members and their live state in two round
-// trips (agents are read one by one only for the sticky check's sake when
-// needed elsewhere).
+// members reads the group's members and their live state. Available
+// means what offerAgent will find: eligible under the side's login filter
+// and not already held by this very call.
 func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 	agents := r.e.opt.Agents
 	sctx, cancel := r.storeCtx()
@@ -262,8 +261,8 @@ func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 		a, err := agents.GetAgent(sctx, r.call.Tenant, m.AgentID)
 		r.e.storeErr("get_agent", err)
 		available := false
-		if err == nil {
-			available, _ = dialer.Eligible(agentView(a, states[i], now), dialer.LoginFilter{}, now)
+		if err == nil && !r.holds(m.AgentID) {
+			available, _ = dialer.Eligible(agentView(a, states[i], now), h.filter, now)
 		}
 		deleted := errors.Is(err, ErrNotFound)
 		out = append(out, member{
@@ -312,6 +311,7 @@ func (r *callRun) groupOrder(ctx context.Context, h *groupHunt) []offer {
 	plan := dialer.DecideSticky(dialer.StickyInput{
 		Bound: h.sticky.bound, BoundIsMember: boundIsMember, BoundAvailable: boundAvailable, Policy: h.sticky.policy,
 	})
+	h.plan = plan
 	switch {
 	case plan.WaitForBound:
 		return []offer{{agentID: h.sticky.bound, routing: plan.Reason}}
@@ -331,15 +331,38 @@ func offers(cands []dialer.Candidate, routing, except string) []offer {
 	return out
 }
 
-// waitTurn holds the caller in the group's line until it is first in line
-// and, when needFree, a member it may be offered to is free. It reports
-// false with a reason when waiting ends without a turn (queue timeout,
-// line full), and false without one when ctx ended.
-func (r *callRun) waitTurn(ctx context.Context, h *groupHunt, sr SideRequest, needFree bool) (bool, string) {
+// waitTurn decides when the caller may make a pass over the members. The
+// first pass is made at once unless others wait ahead (it records why each
+// member was skipped). After a pass that rang nobody, the caller waits in
+// its line, looking every queuePoll, until it is among the first as many
+// callers as there are members free for it — so callers are served in
+// order of arrival, and a free member is never held back by the line. It
+// reports false with a reason when waiting ends without a turn (queue
+// timeout, line full), and false without one when ctx ended.
+func (r *callRun) waitTurn(ctx context.Context, h *groupHunt, needFree bool) (bool, string) {
 	agents := r.e.opt.Agents
+	if h.plan.WaitForBound && h.line == h.g.ID {
+		r.leaveLine(h)
+		h.line = h.g.ID + "/agent/" + h.sticky.bound
+	}
 	for {
+		if needFree {
+			if !r.e.opt.Now().Before(h.deadline) {
+				return false, fmt.Sprintf("queue timeout: no member free within %s", r.queueTimeout(h.g))
+			}
+			select {
+			case <-ctx.Done():
+				return false, ""
+			case <-time.After(queuePoll):
+			}
+		}
+		free := r.usableFree(r.members(ctx, h), h)
+		maxWait := h.g.MaxWait
+		if free > 0 {
+			maxWait = 0 // a caller with a free member is not waiting
+		}
 		sctx, cancel := r.storeCtx()
-		ahead, err := agents.JoinQueue(sctx, r.call.Tenant, h.g.ID, r.call.ID, r.e.opt.Now(), queueLease, h.g.MaxWait)
+		ahead, err := agents.JoinQueue(sctx, r.call.Tenant, h.line, r.call.ID, r.e.opt.Now(), queueLease, maxWait)
 		cancel()
 		r.e.storeErr("join_queue", err)
 		switch {
@@ -349,39 +372,46 @@ func (r *callRun) waitTurn(ctx context.Context, h *groupHunt, sr SideRequest, ne
 			r.log.Warn("queue", "err", err)
 			ahead = 0 // a store hiccup must not strand the caller
 		}
-		if ahead == 0 && (!needFree || r.memberFree(ctx, h, sr)) {
+		if needFree && free == 0 {
+			continue
+		}
+		if ahead < max(free, 1) {
 			return true, ""
 		}
-		if !r.e.opt.Now().Before(h.deadline) {
-			return false, fmt.Sprintf("queue timeout: no member free within %s", r.queueTimeout(h))
-		}
-		select {
-		case <-ctx.Done():
-			return false, ""
-		case <-time.After(queuePoll):
-		}
+		needFree = true
 	}
 }
 
-func (r *callRun) queueTimeout(h *groupHunt) time.Duration {
+// leaveLine takes the caller out of its waiting line.
+func (r *callRun) leaveLine(h *groupHunt) {
+	sctx, cancel := r.storeCtx()
+	defer cancel()
+	r.e.storeErr("leave_queue", r.e.opt.Agents.LeaveQueue(sctx, r.call.Tenant, h.line, r.call.ID))
+}
+
+// queueTimeout bounds waiting for a free member: the request's
+// queueTimeout (the API fills in the spec's default, 60 s; 0 means do not
+// wait), or the group's queue_timeout for a call that carries none.
+func (r *callRun) queueTimeout(g *Group) time.Duration {
 	qt := r.call.Request.QueueTimeout
-	if qt <= 0 {
-		qt = h.g.QueueTimeout
+	if qt < 0 {
+		qt = g.QueueTimeout
 	}
 	return time.Duration(qt) * time.Second
 }
 
-// memberFree reports whether a member this call could be offered to is
-// free now (for retrySame, only the sticky agent counts).
-func (r *callRun) memberFree(ctx context.Context, h *groupHunt, sr SideRequest) bool {
-	for _, m := range r.members(ctx, h) {
-		if !m.available {
+// usableFree counts the members this call could be offered now: free and
+// present, and for a caller waiting for its sticky agent, that agent only.
+func (r *callRun) usableFree(ms []member, h *groupHunt) int {
+	n := 0
+	for _, m := range ms {
+		if !m.available || m.deleted {
 			continue
 		}
-		if h.sticky.on && h.sticky.policy == dialer.RetrySame && h.sticky.bound != "" && r.isMember(h.g, h.sticky.bound) && m.cand.AgentID != h.sticky.bound {
+		if h.plan.WaitForBound && m.cand.AgentID != h.sticky.bound {
 			continue
 		}
-		return true
+		n++
 	}
-	return false
+	return n
 }

@@ -111,7 +111,7 @@ func TestGroupRoundRobinContinuesAfterTheLastAgentOffered(t *testing.T) {
 	}
 }
 
-func TestGroupCallWaitsForAFreeAgentInOrderOfArrival(t *testing.T) {
+func TestGroupCallWaitsForAFreeAgent(t *testing.T) {
 	e, b, _ := agentEngine(t, nil, 1, nil, nil)
 	first, _ := e.Originate(context.Background(), "1", engine.CallRequest{From: groupSide(0), To: side(dialer.OneByOne, 0, "5550001"), QueueTimeout: 30})
 	waitBridged(t, e, b, first.ID)
@@ -275,5 +275,74 @@ func waitFor(t *testing.T, e *engine.Engine, id string, cond func(*engine.Call) 
 			t.Fatalf("call %s: condition never held; last %+v", id, c)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A member the login filter excludes is not "free" for the waiting caller:
+// the call waits out its queue timeout instead of spinning through passes.
+func TestWaitingRespectsTheLoginFilter(t *testing.T) {
+	e, b, _ := agentEngine(t, nil, 2, func(a *engine.Agent) {
+		if a.ID == "ag2" {
+			a.WebLogin = false
+		}
+	}, nil)
+	ctx := context.Background()
+	busy, _ := e.Originate(ctx, "1", engine.CallRequest{From: engine.SideRequest{Type: engine.TargetAgent, Values: []string{"ag1"}, RingTime: 1}, To: side(dialer.OneByOne, 0, "5559999")})
+	waitBridged(t, e, b, busy.ID)
+	sr := groupSide(0)
+	sr.WebLogin = "yes"
+	c, _ := e.Originate(ctx, "1", engine.CallRequest{From: sr, To: side(dialer.OneByOne, 0, "5550001"), QueueTimeout: 1})
+	got := finished(t, e, c.ID)
+	e.Hangup(ctx, "1", busy.ID)
+	if got.Outcome != engine.OutcomeFromUnanswered || len(got.Legs) > 4 {
+		t.Fatalf("outcome %s with %d legs: %v", got.Outcome, len(got.Legs), legsOf(got, engine.SideFrom))
+	}
+}
+
+// The bound agent was free but did not answer: the customer keeps their
+// agent (retrySame), though another member took this call.
+func TestStickyBindingSurvivesAMissedCall(t *testing.T) {
+	e, _, st := agentEngine(t, map[string]string{agentNumber(1): "noanswer"}, 2, nil, nil)
+	ctx := context.Background()
+	st.SetSticky(ctx, "1", "5551111", "ag1", time.Hour)
+	c, _ := e.Originate(ctx, "1", engine.CallRequest{
+		From: side(dialer.OneByOne, 0, "5551111"), To: engine.SideRequest{Type: engine.TargetGroup, Values: []string{"g"}, RingTime: 1},
+		Sticky: "yes", StickyAgentBusy: "retrySame", TimeLimit: 1, TimeLimitHangup: true,
+	})
+	got := finished(t, e, c.ID)
+	if !equal(legsOf(got, engine.SideTo), []string{"ag1:noanswer", "ag2:answered"}) {
+		t.Fatalf("legs %v", legsOf(got, engine.SideTo))
+	}
+	if bound, _ := st.Sticky(ctx, "1", "5551111"); bound != "ag1" {
+		t.Fatalf("binding moved to %q", bound)
+	}
+}
+
+// max_wait bounds callers who wait, not callers who ring a free member.
+func TestMaxWaitCountsOnlyWaitingCallers(t *testing.T) {
+	e, _, _ := agentEngine(t, nil, 2, nil, func(g *engine.Group) { g.MaxWait = 1 })
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 2; i++ {
+		c, err := e.Originate(ctx, "1", engine.CallRequest{From: groupSide(0), To: side(dialer.OneByOne, 0, "555000"+string(rune('1'+i))), QueueTimeout: 10, TimeLimit: 1, TimeLimitHangup: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	agents := map[string]bool{}
+	for _, id := range ids {
+		got := finished(t, e, id)
+		if got.Outcome != engine.OutcomeCompleted {
+			t.Fatalf("call %s: %s %v", id, got.Outcome, legsOf(got, engine.SideFrom))
+		}
+		for _, l := range got.Legs {
+			if l.Disposition == engine.DispAnswered && l.AgentID != "" {
+				agents[l.AgentID] = true
+			}
+		}
+	}
+	if len(agents) != 2 {
+		t.Fatalf("both calls should have had their own agent: %v", agents)
 	}
 }

@@ -43,6 +43,10 @@ func (r *callRun) offerAgent(ctx context.Context, side SideName, sr SideRequest,
 	if agents == nil {
 		return skip("no agent directory configured")
 	}
+	if r.holds(agentID) {
+		t.agent = &Agent{ID: agentID}
+		return skip("already on this call")
+	}
 	sctx, cancel := r.storeCtx()
 	defer cancel()
 	a, err := agents.GetAgent(sctx, r.call.Tenant, agentID)
@@ -75,9 +79,9 @@ func (r *callRun) offerAgent(ctx context.Context, side SideName, sr SideRequest,
 		}
 		return skip(err.Error())
 	}
-	r.mu.Lock()
+	r.heldMu.Lock()
 	r.held[agentID] = true
-	r.mu.Unlock()
+	r.heldMu.Unlock()
 	t.number = a.Numbers[0]
 	t.callerID = r.callerID(side, sr, a)
 	return t, true
@@ -88,8 +92,12 @@ func (r *callRun) offerAgent(ctx context.Context, side SideName, sr SideRequest,
 // that died is free again within agentLease.
 const agentLease = 60 * time.Second
 
-// keepLeases renews the call's reservations until ctx ends.
+// keepLeases renews the call's reservations until ctx ends. A renewal
+// runs under heldMu, so a release cannot slip in between the check that
+// the agent is still held and the renewal (which would book the agent
+// afresh for a call that let it go).
 func (r *callRun) keepLeases(ctx context.Context) {
+	defer close(r.leasesDone)
 	agents := r.e.opt.Agents
 	if agents == nil {
 		return
@@ -102,13 +110,8 @@ func (r *callRun) keepLeases(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		r.mu.Lock()
-		ids := make([]string, 0, len(r.held))
+		r.heldMu.Lock()
 		for id := range r.held {
-			ids = append(ids, id)
-		}
-		r.mu.Unlock()
-		for _, id := range ids {
 			sctx, cancel := r.storeCtx()
 			err := agents.Reserve(sctx, r.call.Tenant, id, r.call.ID, r.e.opt.Now(), agentLease)
 			cancel()
@@ -117,15 +120,16 @@ func (r *callRun) keepLeases(ctx context.Context) {
 				r.log.Warn("renew agent reservation", "agent_id", id, "err", err)
 			}
 		}
+		r.heldMu.Unlock()
 	}
 }
 
 // release gives an agent back; answered starts the agent's wrap-up.
 func (r *callRun) release(agentID string, answered bool) {
-	r.mu.Lock()
+	r.heldMu.Lock()
 	held := r.held[agentID]
 	delete(r.held, agentID)
-	r.mu.Unlock()
+	r.heldMu.Unlock()
 	if !held || r.e.opt.Agents == nil {
 		return
 	}
@@ -145,11 +149,13 @@ func (r *callRun) releaseAll() {
 	for _, id := range r.answeredAgent {
 		talked[id] = true
 	}
+	r.mu.Unlock()
+	r.heldMu.Lock()
 	ids := make([]string, 0, len(r.held))
 	for id := range r.held {
 		ids = append(ids, id)
 	}
-	r.mu.Unlock()
+	r.heldMu.Unlock()
 	for _, id := range ids {
 		r.release(id, talked[id])
 	}
@@ -215,3 +221,10 @@ func (r *callRun) callerID(side SideName, sr SideRequest, leg *Agent) string {
 
 // seed gives the random distribution its randomness; dialer stays pure.
 func seed() uint64 { return rand.Uint64() }
+
+// holds reports whether this call has the agent reserved.
+func (r *callRun) holds(agentID string) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	return r.held[agentID]
+}

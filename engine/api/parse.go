@@ -11,11 +11,13 @@ import (
 
 // Defaults the spec sets, and the ones Switchboard sets where it is silent.
 const (
-	DefaultRingTime        = 20
-	MaxRingTime            = 50
-	DefaultRetryCount      = 0
-	MaxRetryCount          = 3
-	DefaultQueueTimeout    = 60
+	DefaultRingTime     = 20
+	MaxRingTime         = 50
+	DefaultRetryCount   = 0
+	MaxRetryCount       = 3
+	DefaultQueueTimeout = 60
+	// MaxQueueTimeout bounds queueTimeout, like a group's queue_timeout.
+	MaxQueueTimeout        = 3600
 	DefaultStickyTimeType  = "day"
 	DefaultStickyTimeValue = 1
 	DefaultStickyAgentBusy = "retrySame"

@@ -242,7 +242,7 @@ func (p *parser) sticky() *Error {
 }
 
 // queueTimeout: default 60; when given, one side must be a Group (1568)
-// and the value an integer ≥ 0 (1563).
+// and the value an integer from 0 (do not wait) to 3600 (1563).
 func (p *parser) queueTimeout() *Error {
 	p.req.QueueTimeout = DefaultQueueTimeout
 	val, _, err := p.f.get("queueTimeout")
@@ -256,8 +256,8 @@ func (p *parser) queueTimeout() *Error {
 		return err
 	}
 	n, kind := parseInt(val)
-	if kind != intOK {
-		return newError("1563", quote(val)+" is not a whole number of seconds, 0 or more")
+	if kind != intOK || n > MaxQueueTimeout {
+		return newError("1563", quote(val)+" is not a whole number of seconds from 0 to 3600")
 	}
 	p.req.QueueTimeout = n
 	return nil
