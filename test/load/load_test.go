@@ -236,6 +236,15 @@ func TestParseSippStats(t *testing.T) {
 	}
 }
 
+func TestParseCaught(t *testing.T) {
+	counts := "CurrentTime;ElapsedTime;0_INVITE_Recv;0_INVITE_Retrans;1_100_Sent;2_INVITE_Recv;3_CANCEL_Recv;5_CANCEL_Recv;6_ACK_Recv;\n" +
+		"t;e;9;1;9;0;0;0;0;\n" +
+		"t;e;10;1;10;4;3;2;7;\n"
+	if n := parseCaught([]byte(counts)); n != 6 {
+		t.Fatalf("caught %d, want 4 INVITEs and 2 CANCELs", n)
+	}
+}
+
 func TestParseRedisInfo(t *testing.T) {
 	info := "# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2.25\r\n\r\n# Commandstats\r\n" +
 		"cmdstat_hset:calls=10,usec=5,usec_per_call=0.5,rejected_calls=0,failed_calls=0\r\n" +

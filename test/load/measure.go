@@ -438,6 +438,10 @@ type sippStats struct {
 	DeadCall      int64     // DeadCallMsgs(C)
 	Unexpected    int64     // FailedUnexpectedMessage(C)
 	MaxUDPRetrans int64     // FailedMaxUDPRetrans(C)
+	// Caught is the retransmitted INVITEs and CANCELs the scenario took
+	// in its own steps (from -trace_counts), which sipp does not count
+	// among its retransmissions.
+	Caught int64
 }
 
 // lastSippStats reads the last complete line of a sipp statistics file
@@ -506,6 +510,7 @@ func (s sippStats) sub(o sippStats) sippStats {
 		DeadCall:      s.DeadCall - o.DeadCall,
 		Unexpected:    s.Unexpected - o.Unexpected,
 		MaxUDPRetrans: s.MaxUDPRetrans - o.MaxUDPRetrans,
+		Caught:        s.Caught - o.Caught,
 	}
 }
 
@@ -525,7 +530,49 @@ func (s sippStats) add(o sippStats) sippStats {
 		DeadCall:      s.DeadCall + o.DeadCall,
 		Unexpected:    s.Unexpected + o.Unexpected,
 		MaxUDPRetrans: s.MaxUDPRetrans + o.MaxUDPRetrans,
+		Caught:        s.Caught + o.Caught,
 	}
+}
+
+// caughtRetransmissions reads the last line of a sipp -trace_counts file
+// (one column per scenario step and counter, "3_INVITE_Recv") and adds
+// up what the steps receiving an INVITE or a CANCEL after the first such
+// step received: the load scenarios' explicit catches of retransmissions.
+func caughtRetransmissions(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return parseCaught(b)
+}
+
+func parseCaught(b []byte) int64 {
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		return 0
+	}
+	header := strings.Split(strings.TrimRight(string(b[:nl]), "\r;"), ";")
+	rest := b[nl+1:]
+	end := bytes.LastIndexByte(rest, '\n')
+	if end < 0 {
+		return 0
+	}
+	rest = rest[:end]
+	vals := strings.Split(strings.TrimRight(string(rest[bytes.LastIndexByte(rest, '\n')+1:]), "\r;"), ";")
+	seen := map[string]bool{}
+	var n int64
+	for i, h := range header {
+		f := strings.Split(h, "_")
+		if len(f) != 3 || f[2] != "Recv" || (f[1] != "INVITE" && f[1] != "CANCEL") || i >= len(vals) {
+			continue
+		}
+		if seen[f[1]] {
+			v, _ := strconv.ParseInt(strings.TrimSpace(vals[i]), 10, 64)
+			n += v
+		}
+		seen[f[1]] = true
+	}
+	return n
 }
 
 // percentile of sorted durations (nearest rank); 0 for none.

@@ -283,6 +283,7 @@ func startUAS(ps *procs, sippBin, scenarioDir string, o uasOptions) (*uas, error
 			"-buff_size", "4194304",
 			"-trace_stat", "-stf", u.statFile, "-fd", "1",
 			"-trace_err", "-error_file", u.errFile,
+			"-trace_counts", "-pause_msg_ign",
 			"-timeout", fmt.Sprintf("%ds", int(o.lifetime.Seconds())+1),
 			"-nostdin",
 		}
@@ -324,6 +325,10 @@ func waitUDPBound(p *proc, port int) error {
 // stats is the UAS's latest statistics line.
 func (u *uas) stats() sippStats {
 	st, _ := lastSippStats(u.statFile)
+	// sipp names its -trace_counts file after the scenario and its pid,
+	// in its working directory.
+	name := strings.TrimSuffix(u.scenario, ".xml")
+	st.Caught = caughtRetransmissions(filepath.Join(filepath.Dir(u.statFile), fmt.Sprintf("%s_%d_counts.csv", name, u.pid())))
 	return st
 }
 

@@ -40,7 +40,7 @@ func writeTable(w io.Writer, rep Report) {
 		}
 		fmt.Fprintf(tw, "%g\t%.1f\t%.1f\t%d/%d\t%d/%d/%d\t%d\t%s/%s\t%s\t%s/%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%d/%d\t\n",
 			s.Rate, s.OfferedCPS, s.CompletedCPS, s.Completed, s.Sent,
-			s.FailedDriver, s.FailedEngine, s.FailedSipp, s.Sipp.Retrans,
+			s.FailedDriver, s.FailedEngine, s.FailedSipp, s.Sipp.Retrans+s.Sipp.Caught,
 			ms(inv50), ms(inv99), ms(b99), ms(s.HTTPP50), ms(s.HTTPP99),
 			s.CPUEngine, s.CPURedis, s.CPUSipp, s.CPUDriver, s.CPUMachine,
 			mb(s.RSSMax), heap, redis, subSat(s.UDP.InErrors, s.TalkerDrops), subSat(s.UDP.RcvbufErrors, s.TalkerDrops))
@@ -93,7 +93,7 @@ func writeTable(w io.Writer, rep Report) {
 // csvHeader and csvRow are the -out file: one row per step.
 var csvHeader = []string{
 	"store", "mode", "hold_s", "ring_s", "rate", "duration_s", "sent", "offered_cps", "completed", "completed_cps",
-	"failed_driver", "failed_engine", "failed_sipp", "sipp_retransmissions", "sipp_unexpected", "sipp_out_of_call",
+	"failed_driver", "failed_engine", "failed_sipp", "sipp_retransmissions", "sipp_caught_retransmissions", "sipp_unexpected", "sipp_out_of_call",
 	"api_to_invite_p50_ms", "api_to_invite_p99_ms", "answer_to_invite_p99_ms", "latency_source",
 	"rec_api_to_leg_p50_ms", "rec_api_to_leg_p99_ms", "rec_answer_to_leg_p99_ms",
 	"http_p50_ms", "http_p99_ms", "send_lag_max_ms",
@@ -124,7 +124,7 @@ func writeCSV(w io.Writer, rep Report) error {
 		row := []string{
 			rep.Store, rep.Mode, f1(rep.Hold.Seconds()), f1(rep.Ring.Seconds()), strconv.FormatFloat(s.Rate, 'g', -1, 64), f1(s.Duration.Seconds()),
 			itoa(s.Sent), f1(s.OfferedCPS), itoa(s.Completed), f1(s.CompletedCPS),
-			itoa(s.FailedDriver), itoa(s.FailedEngine), itoa(s.FailedSipp), i64(s.Sipp.Retrans), i64(s.Sipp.Unexpected), i64(s.Sipp.OutOfCall),
+			itoa(s.FailedDriver), itoa(s.FailedEngine), itoa(s.FailedSipp), i64(s.Sipp.Retrans), i64(s.Sipp.Caught), i64(s.Sipp.Unexpected), i64(s.Sipp.OutOfCall),
 			ms(inv50), ms(inv99), ms(b99), src,
 			ms(s.RecAPIToLegP50), ms(s.RecAPIToLegP99), ms(s.RecAnswerToLegP99),
 			ms(s.HTTPP50), ms(s.HTTPP99), ms(s.SendLagMax),
