@@ -145,6 +145,10 @@ type Step struct {
 	// end's media socket, which sipp never reads (-media only).
 	UDP         udpCounters
 	TalkerDrops uint64
+	// EngineSIPDrops and SippSIPDrops are the drops of the engine's SIP
+	// socket and of the far ends' SIP sockets: signalling the kernel
+	// discarded because the reader fell behind.
+	EngineSIPDrops, SippSIPDrops uint64
 
 	// Media: packets in the records of completed calls. FromIn is what
 	// the talking side sent the engine, ToOut what the relay sent the
@@ -304,7 +308,7 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if i == len(cfg.Rates)-1 {
 			perf = cfg.Perf
 		}
-		st, err := runStep(ctx, stepEnv{cfg: cfg, c: c, engine: engine, uases: uases, probe: probe, nums: nums, perf: perf, logf: logf}, rate)
+		st, err := runStep(ctx, stepEnv{cfg: cfg, c: c, engine: engine, sipPort: sipPort, uases: uases, probe: probe, nums: nums, perf: perf, logf: logf}, rate)
 		if ctx.Err() != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("interrupted during the %g calls/s step, which is not reported", rate))
 			return rep, ctx.Err()
@@ -443,14 +447,15 @@ func (cfg Config) params(seq int) url.Values {
 }
 
 type stepEnv struct {
-	cfg    Config
-	c      *client
-	engine *proc
-	uases  []*uas
-	probe  *redisProbe
-	nums   *numbers
-	perf   string
-	logf   func(string, ...any)
+	cfg     Config
+	c       *client
+	engine  *proc
+	sipPort int
+	uases   []*uas
+	probe   *redisProbe
+	nums    *numbers
+	perf    string
+	logf    func(string, ...any)
 }
 
 // runStep offers one rate, waits until its calls have ended, and measures.
@@ -464,6 +469,7 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	udpBefore := readUDP()
 	talker := env.uases[0].mediaPort
 	talkerBefore := socketDrops(talker)
+	engineSIPBefore, sippSIPBefore := socketDrops(env.sipPort), sippSIPDrops(env.uases)
 	var sippBefore []sippStats
 	for _, u := range env.uases {
 		sippBefore = append(sippBefore, u.stats())
@@ -554,6 +560,8 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	if cfg.Media {
 		st.TalkerDrops = socketDrops(talker) - talkerBefore
 	}
+	st.EngineSIPDrops = socketDrops(env.sipPort) - engineSIPBefore
+	st.SippSIPDrops = sippSIPDrops(env.uases) - sippSIPBefore
 	st.RedisCommands, st.RedisTop = commandDelta(redisBefore, redisAfter)
 
 	// Latencies and outcomes from /metrics, when the engine has them.
@@ -746,6 +754,14 @@ func counterDeltas(before, after metrics, words ...string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+func sippSIPDrops(us []*uas) uint64 {
+	var n uint64
+	for _, u := range us {
+		n += socketDrops(u.port)
+	}
+	return n
 }
 
 func sippCPU(us []*uas) time.Duration {
