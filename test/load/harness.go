@@ -690,18 +690,19 @@ func legTimes(r record) (first, fromAnswer, firstTo time.Time) {
 	return first, fromAnswer, firstTo
 }
 
-// waitDrained polls until the engine carries no call (the live-calls gauge
-// when /metrics has it, else the listing of live calls).
+// waitDrained polls until the engine carries no call: the live-calls
+// gauge when /metrics has it (the records fetched afterwards still show
+// any call that did not end), else the listing of live calls, which on a
+// long run has many ended calls to look through.
 func waitDrained(ctx context.Context, c *client, bound time.Duration) bool {
 	deadline := time.Now().Add(bound)
 	for ctx.Err() == nil && time.Now().Before(deadline) {
 		if m, ok := c.scrape(ctx); ok && m.has("switchboard_live_calls") {
 			if v, _ := m.sum("switchboard_live_calls"); v == 0 {
-				// The gauge drops before the record's last write: give
-				// that write a moment, then ask the store.
-				if live, err := c.anyLive(ctx); err == nil && !live {
-					return true
-				}
+				// The gauge drops as a call's goroutine ends; give its
+				// last store write a moment.
+				sleep(ctx, 300*time.Millisecond)
+				return true
 			}
 		} else if live, err := c.anyLive(ctx); err == nil && !live {
 			return true
