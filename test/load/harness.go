@@ -132,8 +132,11 @@ type Step struct {
 	CPUEngine, CPURedis, CPUSipp, CPUDriver, CPUMachine float64
 	RSSMax                                              uint64 // engine, sampled every second
 	RSSAfter                                            uint64 // engine, once the step's calls ended
-	Heap                                                uint64 // engine go_memstats_heap_alloc_bytes at the end of firing
-	HeapOK                                              bool
+	// PeakLive is the most calls the engine carried at once, from the
+	// switchboard_live_calls gauge sampled every second (0 without it).
+	PeakLive int
+	Heap     uint64 // engine go_memstats_heap_alloc_bytes at the end of firing
+	HeapOK   bool
 
 	RedisCommands int64
 	RedisPerCall  float64
@@ -478,18 +481,29 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	idle0, cpus := machineIdle()
 	wall0 := time.Now()
 
-	// Sample the engine's RSS while the step runs.
+	// Sample the engine's RSS, and its live calls when it has /metrics,
+	// every second while the step runs.
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	rssMax := make(chan uint64, 1)
+	type peaks struct {
+		rss  uint64
+		live float64
+	}
+	sampled := make(chan peaks, 1)
 	go func() {
-		var m uint64
+		var p peaks
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			m = max(m, rss(pid))
+			p.rss = max(p.rss, rss(pid))
+			if m, ok := c.scrape(sampleCtx); ok {
+				if v, ok := m.sum("switchboard_live_calls"); ok {
+					p.live = max(p.live, v)
+				}
+			}
 			select {
 			case <-sampleCtx.Done():
-				rssMax <- max(m, rss(pid))
+				p.rss = max(p.rss, rss(pid))
+				sampled <- p
 				return
 			case <-t.C:
 			}
@@ -509,7 +523,8 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	redisMid := env.probe.snapshot(ctx)
 	mFired, _ := c.scrape(ctx)
 	stopSampling()
-	st.RSSMax = <-rssMax
+	p := <-sampled
+	st.RSSMax, st.PeakLive = p.rss, int(p.live)
 	if err := <-perfDone; err != nil {
 		env.logf("perf: %v", err)
 	}

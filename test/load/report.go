@@ -21,7 +21,7 @@ func writeTable(w io.Writer, rep Report) {
 	}
 	fmt.Fprintf(w, "latencies API→INVITE and A 200→B INVITE from %s; CPU in %% of one core over the firing window\n\n", src)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rate\toffered/s\tdone/s\tcalls\tfailed d/e/s\tretrans\tAPI→INV p50/p99 ms\tA200→B p99 ms\tHTTP p50/p99 ms\tCPU eng\tredis\tsipp\tdriver\thost\tRSS MB\theap MB\tredis cmd/call\tUDP err/rcvbuf\t")
+	fmt.Fprintln(tw, "rate\toffered/s\tdone/s\tcalls\tpeak live\tfailed d/e/s\tretrans\tAPI→INV p50/p99 ms\tA200→B p99 ms\tHTTP p50/p99 ms\tCPU eng\tredis\tsipp\tdriver\thost\tRSS MB\theap MB\tredis cmd/call\tUDP err/rcvbuf\t")
 	for _, s := range rep.Steps {
 		inv50, inv99, b99 := s.RecAPIToLegP50, s.RecAPIToLegP99, s.RecAnswerToLegP99
 		if s.APIToInviteOK {
@@ -38,8 +38,8 @@ func writeTable(w io.Writer, rep Report) {
 		if s.RedisCommands > 0 {
 			redis = fmt.Sprintf("%.1f", s.RedisPerCall)
 		}
-		fmt.Fprintf(tw, "%g\t%.1f\t%.1f\t%d/%d\t%d/%d/%d\t%d\t%s/%s\t%s\t%s/%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%d/%d\t\n",
-			s.Rate, s.OfferedCPS, s.CompletedCPS, s.Completed, s.Sent,
+		fmt.Fprintf(tw, "%g\t%.1f\t%.1f\t%d/%d\t%d\t%d/%d/%d\t%d\t%s/%s\t%s\t%s/%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%d/%d\t\n",
+			s.Rate, s.OfferedCPS, s.CompletedCPS, s.Completed, s.Sent, s.PeakLive,
 			s.FailedDriver, s.FailedEngine, s.FailedSipp, s.Sipp.Retrans+s.Sipp.Caught,
 			ms(inv50), ms(inv99), ms(b99), ms(s.HTTPP50), ms(s.HTTPP99),
 			s.CPUEngine, s.CPURedis, s.CPUSipp, s.CPUDriver, s.CPUMachine,
@@ -96,7 +96,7 @@ func writeTable(w io.Writer, rep Report) {
 
 // csvHeader and csvRow are the -out file: one row per step.
 var csvHeader = []string{
-	"store", "mode", "hold_s", "ring_s", "rate", "duration_s", "sent", "offered_cps", "completed", "completed_cps",
+	"store", "mode", "hold_s", "ring_s", "rate", "duration_s", "sent", "offered_cps", "completed", "completed_cps", "peak_live_calls",
 	"failed_driver", "failed_engine", "failed_sipp", "sipp_retransmissions", "sipp_caught_retransmissions", "sipp_unexpected", "sipp_out_of_call",
 	"api_to_invite_p50_ms", "api_to_invite_p99_ms", "answer_to_invite_p99_ms", "latency_source",
 	"rec_api_to_leg_p50_ms", "rec_api_to_leg_p99_ms", "rec_answer_to_leg_p99_ms",
@@ -127,7 +127,7 @@ func writeCSV(w io.Writer, rep Report) error {
 		}
 		row := []string{
 			rep.Store, rep.Mode, f1(rep.Hold.Seconds()), f1(rep.Ring.Seconds()), strconv.FormatFloat(s.Rate, 'g', -1, 64), f1(s.Duration.Seconds()),
-			itoa(s.Sent), f1(s.OfferedCPS), itoa(s.Completed), f1(s.CompletedCPS),
+			itoa(s.Sent), f1(s.OfferedCPS), itoa(s.Completed), f1(s.CompletedCPS), itoa(s.PeakLive),
 			itoa(s.FailedDriver), itoa(s.FailedEngine), itoa(s.FailedSipp), i64(s.Sipp.Retrans), i64(s.Sipp.Caught), i64(s.Sipp.Unexpected), i64(s.Sipp.OutOfCall),
 			ms(inv50), ms(inv99), ms(b99), src,
 			ms(s.RecAPIToLegP50), ms(s.RecAPIToLegP99), ms(s.RecAnswerToLegP99),
