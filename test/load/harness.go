@@ -148,6 +148,10 @@ type Step struct {
 	// end's media socket, which sipp never reads (-media only).
 	UDP         udpCounters
 	TalkerDrops uint64
+	// EchoDrops are the drops at the echoing far end's media socket
+	// (-media only): RTP the relay sent that sipp's echo did not read in
+	// time.
+	EchoDrops uint64
 	// EngineSIPDrops and SippSIPDrops are the drops of the engine's SIP
 	// socket and of the far ends' SIP sockets: signalling the kernel
 	// discarded because the reader fell behind.
@@ -470,8 +474,8 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	mBefore, _ := c.scrape(ctx)
 	redisBefore := env.probe.snapshot(ctx)
 	udpBefore := readUDP()
-	talker := env.uases[0].mediaPort
-	talkerBefore := socketDrops(talker)
+	talker, echo := env.uases[0].mediaPort, env.uases[1].mediaPort
+	talkerBefore, echoBefore := socketDrops(talker), socketDrops(echo)
 	engineSIPBefore, sippSIPBefore := socketDrops(env.sipPort), sippSIPDrops(env.uases)
 	var sippBefore []sippStats
 	for _, u := range env.uases {
@@ -574,6 +578,7 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	st.UDP = readUDP().sub(udpBefore)
 	if cfg.Media {
 		st.TalkerDrops = socketDrops(talker) - talkerBefore
+		st.EchoDrops = socketDrops(echo) - echoBefore
 	}
 	st.EngineSIPDrops = socketDrops(env.sipPort) - engineSIPBefore
 	st.SippSIPDrops = sippSIPDrops(env.uases) - sippSIPBefore

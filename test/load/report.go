@@ -56,8 +56,8 @@ func writeTable(w io.Writer, rep Report) {
 				s.Sipp.Unexpected, s.Sipp.MaxUDPRetrans, s.Sipp.OutOfCall, s.Sipp.DeadCall))
 		}
 		if s.TalkerDrops > 0 {
-			extra = append(extra, fmt.Sprintf("kernel UDP: InErrors %d, RcvbufErrors %d machine-wide, of which %d at the talking far end's media socket (sipp never reads it; left out of the table)",
-				s.UDP.InErrors, s.UDP.RcvbufErrors, s.TalkerDrops))
+			extra = append(extra, fmt.Sprintf("kernel UDP: InErrors %d, RcvbufErrors %d machine-wide, of which %d at the talking far end's media socket (sipp never reads it; left out of the table) and %d at the echoing far end's",
+				s.UDP.InErrors, s.UDP.RcvbufErrors, s.TalkerDrops, s.EchoDrops))
 		}
 		if s.EngineSIPDrops+s.SippSIPDrops > 0 {
 			extra = append(extra, fmt.Sprintf("SIP datagrams dropped by the kernel (receive buffer full): %d at the engine's SIP socket, %d at the far ends'",
@@ -103,7 +103,7 @@ var csvHeader = []string{
 	"http_p50_ms", "http_p99_ms", "send_lag_max_ms",
 	"cpu_engine_pct", "cpu_redis_pct", "cpu_sipp_pct", "cpu_driver_pct", "cpu_host_pct", "rss_max_mb", "rss_after_mb", "heap_mb",
 	"redis_commands", "redis_commands_per_call", "redis_top",
-	"udp_in_errors", "udp_rcvbuf_errors", "udp_no_ports", "udp_talker_drops", "engine_sip_drops", "sipp_sip_drops",
+	"udp_in_errors", "udp_rcvbuf_errors", "udp_no_ports", "udp_talker_drops", "udp_echo_drops", "engine_sip_drops", "sipp_sip_drops",
 	"rtp_from_in", "rtp_to_out", "rtp_to_in", "rtp_from_out", "echo_loss_pct", "relay_counters", "error_counters", "failures",
 }
 
@@ -134,7 +134,7 @@ func writeCSV(w io.Writer, rep Report) error {
 			ms(s.HTTPP50), ms(s.HTTPP99), ms(s.SendLagMax),
 			f1(s.CPUEngine), f1(s.CPURedis), f1(s.CPUSipp), f1(s.CPUDriver), f1(s.CPUMachine), f1(mb(s.RSSMax)), f1(mb(s.RSSAfter)), heap,
 			i64(s.RedisCommands), f1(s.RedisPerCall), topCommands(s.RedisTop, s.RedisCommands, s.RedisPerCall, 0),
-			u64(s.UDP.InErrors), u64(s.UDP.RcvbufErrors), u64(s.UDP.NoPorts), u64(s.TalkerDrops), u64(s.EngineSIPDrops), u64(s.SippSIPDrops),
+			u64(s.UDP.InErrors), u64(s.UDP.RcvbufErrors), u64(s.UDP.NoPorts), u64(s.TalkerDrops), u64(s.EchoDrops), u64(s.EngineSIPDrops), u64(s.SippSIPDrops),
 			u64(s.RTPFromIn), u64(s.RTPToOut), u64(s.RTPToIn), u64(s.RTPFromOut), fmt.Sprintf("%.2f", s.EchoLoss()),
 			countsLine(floatCounts(s.Relay)), countsLine(floatCounts(s.Trouble)), countsLine(s.Failures),
 		}
