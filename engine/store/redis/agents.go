@@ -50,64 +50,122 @@ func checkTenant(op, tenant string) error {
 	return nil
 }
 
-// PutAgent stores the agent in its tenant's agents hash: one HSET.
-func (s *Store) PutAgent(ctx context.Context, a *engine.Agent) error {
-	op := "put agent " + a.Tenant + "/" + a.ID
-	if err := checkTenant(op, a.Tenant); err != nil {
+// Agents and groups are kept the same way: one JSON record per id in a
+// hash per tenant, so a put or a get is one command and a list one
+// HGETALL. directory describes one such kind of record.
+type directory[T any] struct {
+	name string                               // "agent", "group"
+	key  func(s *Store, tenant string) string // the tenant's hash
+	ids  func(*T) (tenant, id string)
+}
+
+var (
+	agentDir = directory[engine.Agent]{"agent", (*Store).agentsKey, func(a *engine.Agent) (string, string) { return a.Tenant, a.ID }}
+	groupDir = directory[engine.Group]{"group", (*Store).groupsKey, func(g *engine.Group) (string, string) { return g.Tenant, g.ID }}
+)
+
+// put stores v in its tenant's hash: one HSET.
+func (d directory[T]) put(ctx context.Context, s *Store, v *T) error {
+	tenant, id := d.ids(v)
+	op := "put " + d.name + " " + tenant + "/" + id
+	if err := checkTenant(op, tenant); err != nil {
 		return err
 	}
-	if a.ID == "" {
-		return errors.New("redis store: put agent: empty id")
+	if id == "" {
+		return fmt.Errorf("redis store: put %s: empty id", d.name)
 	}
-	b, err := json.Marshal(a)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	if err := s.c.HSet(ctx, s.agentsKey(a.Tenant), a.ID, b).Err(); err != nil {
+	if err := s.c.HSet(ctx, d.key(s, tenant), id, b).Err(); err != nil {
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	}
 	return nil
 }
 
-// GetAgent reads one field of the tenant's agents hash: one HGET.
-func (s *Store) GetAgent(ctx context.Context, tenant, id string) (*engine.Agent, error) {
-	op := "get agent " + tenant + "/" + id
+// get reads one field of the tenant's hash: one HGET.
+func (d directory[T]) get(ctx context.Context, s *Store, tenant, id string) (*T, error) {
+	op := "get " + d.name + " " + tenant + "/" + id
 	if err := checkTenant(op, tenant); err != nil {
 		return nil, err
 	}
-	js, err := s.c.HGet(ctx, s.agentsKey(tenant), id).Result()
+	js, err := s.c.HGet(ctx, d.key(s, tenant), id).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis store: %s: %w", op, engine.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	a, err := decodeAgent(tenant, id, js)
+	v, err := d.decode(tenant, id, js)
 	if err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	return a, nil
+	return v, nil
 }
 
-// ListAgents reads the tenant's agents hash (one HGETALL) and sorts it.
-func (s *Store) ListAgents(ctx context.Context, tenant string) ([]*engine.Agent, error) {
-	op := "list agents of " + tenant
+// list reads the tenant's hash (one HGETALL), sorted by id.
+func (d directory[T]) list(ctx context.Context, s *Store, tenant string) ([]*T, error) {
+	op := "list " + d.name + "s of " + tenant
 	if err := checkTenant(op, tenant); err != nil {
 		return nil, err
 	}
-	m, err := s.c.HGetAll(ctx, s.agentsKey(tenant)).Result()
+	m, err := s.c.HGetAll(ctx, d.key(s, tenant)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis store: %s: %w", op, err)
 	}
-	var out []*engine.Agent
-	for _, id := range sortedKeys(m) {
-		a, err := decodeAgent(tenant, id, m[id])
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var out []*T
+	for _, id := range ids {
+		v, err := d.decode(tenant, id, m[id])
 		if err != nil {
 			return nil, fmt.Errorf("redis store: %s: %w", op, err)
 		}
-		out = append(out, a)
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+// decode reads a record and checks that it is the one its field names.
+func (d directory[T]) decode(tenant, id, js string) (*T, error) {
+	var v T
+	if err := json.Unmarshal([]byte(js), &v); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", d.name, id, err)
+	}
+	if t, i := d.ids(&v); i != id || t != tenant {
+		return nil, fmt.Errorf("decode %s %s: record holds %s %q of tenant %q", d.name, id, d.name, i, t)
+	}
+	return &v, nil
+}
+
+// PutAgent stores the agent: one HSET.
+func (s *Store) PutAgent(ctx context.Context, a *engine.Agent) error { return agentDir.put(ctx, s, a) }
+
+// GetAgent reads one agent: one HGET.
+func (s *Store) GetAgent(ctx context.Context, tenant, id string) (*engine.Agent, error) {
+	return agentDir.get(ctx, s, tenant, id)
+}
+
+// ListAgents reads the tenant's agents sorted by id: one HGETALL.
+func (s *Store) ListAgents(ctx context.Context, tenant string) ([]*engine.Agent, error) {
+	return agentDir.list(ctx, s, tenant)
+}
+
+// PutGroup stores the group: one HSET.
+func (s *Store) PutGroup(ctx context.Context, g *engine.Group) error { return groupDir.put(ctx, s, g) }
+
+// GetGroup reads one group: one HGET.
+func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*engine.Group, error) {
+	return groupDir.get(ctx, s, tenant, id)
+}
+
+// ListGroups reads the tenant's groups sorted by id: one HGETALL.
+func (s *Store) ListGroups(ctx context.Context, tenant string) ([]*engine.Group, error) {
+	return groupDir.list(ctx, s, tenant)
 }
 
 // DeleteAgent removes the agent and its call statistics, keeping its
@@ -132,66 +190,6 @@ func (s *Store) DeleteAgent(ctx context.Context, tenant, id string) error {
 	return nil
 }
 
-// PutGroup stores the group in its tenant's groups hash: one HSET.
-func (s *Store) PutGroup(ctx context.Context, g *engine.Group) error {
-	op := "put group " + g.Tenant + "/" + g.ID
-	if err := checkTenant(op, g.Tenant); err != nil {
-		return err
-	}
-	if g.ID == "" {
-		return errors.New("redis store: put group: empty id")
-	}
-	b, err := json.Marshal(g)
-	if err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	if err := s.c.HSet(ctx, s.groupsKey(g.Tenant), g.ID, b).Err(); err != nil {
-		return fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	return nil
-}
-
-// GetGroup reads one field of the tenant's groups hash: one HGET.
-func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*engine.Group, error) {
-	op := "get group " + tenant + "/" + id
-	if err := checkTenant(op, tenant); err != nil {
-		return nil, err
-	}
-	js, err := s.c.HGet(ctx, s.groupsKey(tenant), id).Result()
-	if errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("redis store: %s: %w", op, engine.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	g, err := decodeGroup(tenant, id, js)
-	if err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	return g, nil
-}
-
-// ListGroups reads the tenant's groups hash (one HGETALL) and sorts it.
-func (s *Store) ListGroups(ctx context.Context, tenant string) ([]*engine.Group, error) {
-	op := "list groups of " + tenant
-	if err := checkTenant(op, tenant); err != nil {
-		return nil, err
-	}
-	m, err := s.c.HGetAll(ctx, s.groupsKey(tenant)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("redis store: %s: %w", op, err)
-	}
-	var out []*engine.Group
-	for _, id := range sortedKeys(m) {
-		g, err := decodeGroup(tenant, id, m[id])
-		if err != nil {
-			return nil, fmt.Errorf("redis store: %s: %w", op, err)
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
 // DeleteGroup removes the group and its round-robin pointer in one MULTI.
 func (s *Store) DeleteGroup(ctx context.Context, tenant, id string) error {
 	op := "delete group " + tenant + "/" + id
@@ -211,37 +209,6 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string) error {
 		return fmt.Errorf("redis store: %s: %w", op, engine.ErrNotFound)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-func decodeAgent(tenant, id, js string) (*engine.Agent, error) {
-	var a engine.Agent
-	if err := json.Unmarshal([]byte(js), &a); err != nil {
-		return nil, fmt.Errorf("decode agent %s: %w", id, err)
-	}
-	if a.ID != id || a.Tenant != tenant {
-		return nil, fmt.Errorf("decode agent %s: record holds agent %q of tenant %q", id, a.ID, a.Tenant)
-	}
-	return &a, nil
-}
-
-func decodeGroup(tenant, id, js string) (*engine.Group, error) {
-	var g engine.Group
-	if err := json.Unmarshal([]byte(js), &g); err != nil {
-		return nil, fmt.Errorf("decode group %s: %w", id, err)
-	}
-	if g.ID != id || g.Tenant != tenant {
-		return nil, fmt.Errorf("decode group %s: record holds group %q of tenant %q", id, g.ID, g.Tenant)
-	}
-	return &g, nil
 }
 
 // AgentStates reads every agent's live-state hash in one pipeline (the
