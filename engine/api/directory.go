@@ -65,8 +65,9 @@ func (NoDirectory) DND(context.Context, string, string) (bool, error)          {
 
 // StoreDirectory is the Directory of the agent store: agents and groups
 // as the management API (/v1/agents, /v1/groups) keeps them, with their
-// live state, and the tenant's DND list. There are no announcements yet:
-// every announcement id is unknown until the media work brings them.
+// live state, and the tenant's DND list. It knows no announcements (every
+// id is unknown): a server given Config.Announcements answers those from
+// the announcement store instead.
 //
 // An agent look-up costs two store round trips (GetAgent, AgentStates); a
 // group look-up three whatever its size (GetGroup, ListAgents,
@@ -154,7 +155,8 @@ func (d StoreDirectory) Group(ctx context.Context, tenant, id string) (GroupInfo
 	return info, true, nil
 }
 
-// Announcement: there are no announcements yet.
+// Announcement: the agent store keeps no announcements (see
+// Config.Announcements).
 func (StoreDirectory) Announcement(context.Context, string, string) (bool, error) {
 	return false, nil
 }

@@ -1,8 +1,8 @@
 // Package api is Switchboard's HTTP surface: the click-to-call API of
 // specs/click-to-call-api.txt (POST /v2/clickToCall/para), a JSON API for
 // the same calls (/v1), management of agents, groups and the DND list
-// (/v1/agents, /v1/groups, /v1/dnd), and health probes (/healthz,
-// /readyz).
+// (/v1/agents, /v1/groups, /v1/dnd) and of announcements
+// (/v1/announcements), and health probes (/healthz, /readyz).
 //
 // # Click-to-call
 //
@@ -54,11 +54,13 @@
 //  9. timeLimitAlert (or the spec's spelling timeLimtAlert; both spellings
 //     given must agree): at most 10 distinct positive integers (1545), each
 //     below timeLimit, which must be set (1547). alertAudio: at most 10
-//     announcement ids, each known (1546); it goes with timeLimitAlert —
+//     announcement ids, each known (1546; see Announcements below for
+//     what is known); it goes with timeLimitAlert —
 //     either one id played at every mark or one id per mark — and marks
 //     without audio or audio without marks are refused with 1546, since
 //     nothing could be played.
-//  10. ringTone: a known announcement (1535).
+//  10. ringTone: a known announcement (1535). alertAudio is checked first
+//     because the spec's list of parameters has it first.
 //  11. login filters, from then to: fromWebLogin/fromCallLogin/toWebLogin/
 //     toCallLogin are yes/no/na (default na; invalid 1564/1565/1566/1567 —
 //     the spec prints 1566 as "invalid fromWebLogin value", it is used for
@@ -99,10 +101,12 @@
 //
 // Agents, groups, announcements and the DND list come from a Directory:
 // StoreDirectory reads the agent store (Config.Agents), NoDirectory is an
-// empty account. Its look-ups get the request's context, bounded to 5 s,
-// and can fail (store unreachable, timeout). A failed look-up is never
-// taken for "no such agent": the request is refused with 503, Retry-After:
-// 5, the cause logged and not shown —
+// empty account. With Config.Announcements, announcement ids are looked
+// up in the announcement store instead, whatever the Directory. Look-ups
+// get the request's context, bounded to 5 s, and can fail (store
+// unreachable, timeout, an announcement directory that cannot be read). A
+// failed look-up is never taken for "no such agent": the request is
+// refused with 503, Retry-After: 5, the cause logged and not shown —
 //
 //   - 1501 Connection Issue for an agent, group or announcement look-up
 //     (steps 5, 9, 10);
@@ -115,9 +119,9 @@
 // agent's. A group's members are its members' agents; a member whose
 // agent was deleted is left out. An agent costs two store round trips
 // (GetAgent, AgentStates), a group three whatever its size (GetGroup,
-// ListAgents, AgentStates of all members at once). There are no
-// announcements yet (every id is unknown, 1535/1546) until the media work
-// brings them.
+// ListAgents, AgentStates of all members at once). StoreDirectory knows no
+// announcements: without Config.Announcements every id is unknown
+// (1535/1546).
 //
 // # Codes not produced by validation
 //
@@ -151,7 +155,9 @@
 // {"error":{"code":…,"message":…}}: the spec's numbered codes with their
 // HTTP statuses for validation, and malformed_json, unknown_parameter,
 // invalid_value (400), body_too_large (413), not_found (404), call_ended
-// and not_owner (409), 1501 (503, engine or store unavailable).
+// and not_owner (409), 1501 (503, engine or store unavailable), and for
+// announcements invalid_audio, read_failed (400), read_only (403), exists
+// and limit_reached (409), unsupported_media_type (415).
 //
 //   - POST /v1/calls takes a JSON object whose keys are the click-to-call
 //     parameter names (user_id and token excepted: credentials are Basic)
@@ -273,6 +279,60 @@
 // succeed, the later one standing. Reservations, wrap-up and the other
 // live state are the store's atomic operations and are never written
 // here.
+//
+// # Announcements
+//
+// The audio of ringTone and alertAudio, and the default hold music, kept
+// by Config.Announcements (*announce.Store; see package media/announce for
+// storage, formats and several nodes). Without one every route below
+// answers 501 not_configured (after authentication), and every
+// announcement id in a click-to-call is unknown.
+//
+// A tenant sees its own uploads and the shared announcements: the
+// built-ins (ringback.wav, beep.wav, hold.wav — generated, nothing binary
+// ships) and the WAV files of the configured shared directory. Another
+// tenant's uploads answer 404, and two tenants may upload the same id.
+// So ringTone and alertAudio are known when they name the request's
+// tenant's upload or a shared announcement; anything else, including an
+// id that could not name one (no ".wav", a path), is 1535 / 1546.
+//
+// Ids are 1 to 50 characters (a click-to-call value's limit) of A-Z, a-z,
+// 0-9, '_', '.' and '-', ending in ".wav", not starting with '.'. An id
+// in a path that breaks the rule is unknown (404).
+//
+//   - POST /v1/announcements?id=&name=: upload. The body is the WAV file
+//     (Content-Type audio/wav, audio/x-wav, audio/wave, audio/vnd.wave,
+//     application/octet-stream, or none), or multipart/form-data with
+//     the file in a part named "file" (or any part with a file name) and
+//     optional "id" and "name" fields (given in both places, they must
+//     agree; the name defaults to the part's file name). Other types are
+//     415. id is optional: without it one is generated in the spec's
+//     style, unix seconds and a counter ("1761300000_3.wav"); name is at
+//     most 100 characters. The file must be a WAV of 8000 Hz mono 16-bit
+//     PCM, μ-law or A-law: anything else is 400 invalid_audio with what
+//     is wrong (sample rate, channels, sample size, format, truncated,
+//     not a WAV, empty). At most the store's MaxBytes (default 10 MiB;
+//     beyond: 413 body_too_large, refused from Content-Length before
+//     anything is read when it says so) and MaxDuration (default and at
+//     most 10 minutes; 400 invalid_audio). An id the tenant has, or a
+//     shared one, is 409 exists (delete first to replace); a tenant at
+//     its limit of uploads (default 500) is 409 limit_reached. 201 with
+//     the announcement and a Location. The file is decoded and encoded
+//     for both G.711 laws once, here.
+//   - GET /v1/announcements: {"announcements":[…]}, by id, the tenant's
+//     own and the shared ones. Each is {"id","user_id" (own only),
+//     "name","shared","builtin" (generated ones),"hold" (the default hold
+//     announcement),"duration_ms","size" (bytes of the WAV file),
+//     "created_at"}.
+//   - GET /v1/announcements/{id}: the announcement; 404 when unknown.
+//   - GET /v1/announcements/{id}/audio: the WAV file (audio/wav) as
+//     uploaded or found; a built-in is rendered as 16-bit PCM. Range and
+//     conditional requests work as for any file net/http serves.
+//   - DELETE /v1/announcements/{id}: 204; 404 when unknown, 403 read_only
+//     for a shared one. Calls already playing it go on playing it.
+//
+// A store that fails (a disk that cannot be read or written) is 503, code
+// 1501, Retry-After: 5, logged — never a 500.
 //
 // GET /healthz is 200 {"status":"ok"} while the process serves; GET
 // /readyz is 200 {"status":"ready"}, or 503 with the reason from

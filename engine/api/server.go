@@ -53,6 +53,11 @@ type Config struct {
 	// click-to-call validation; nil means StoreDirectory{Agents} when
 	// Agents is set, else NoDirectory.
 	Directory Directory
+	// Announcements keeps the announcements of /v1/announcements (nil:
+	// those routes answer 501). When set, it also answers the
+	// announcement questions of click-to-call validation (ringTone,
+	// alertAudio), whatever Directory is.
+	Announcements Announcements
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means 64 KiB.
@@ -69,6 +74,7 @@ type Server struct {
 	tenants   map[string]string
 	agents    engine.AgentStore
 	dir       Directory
+	ann       Announcements
 	now       func() time.Time
 	log       *slog.Logger
 	maxBody   int64
@@ -82,6 +88,7 @@ func NewServer(cfg Config) *Server {
 		tenants:   canonicalTenants(cfg.Tenants),
 		agents:    cfg.Agents,
 		dir:       cfg.Directory,
+		ann:       cfg.Announcements,
 		now:       time.Now,
 		log:       cfg.Logger,
 		maxBody:   cfg.MaxBodyBytes,
@@ -96,6 +103,9 @@ func NewServer(cfg Config) *Server {
 		s.dir = StoreDirectory{Agents: s.agents}
 	default:
 		s.dir = NoDirectory{}
+	}
+	if s.ann != nil {
+		s.dir = announcementDirectory{Directory: s.dir, ann: s.ann}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -120,6 +130,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/calls/{callid}", s.authed(s.hangupCall))
 	mux.HandleFunc("GET /v1/calls/{callid}/events", s.authed(s.callEvents))
 	s.manageRoutes(mux)
+	s.announcementRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	return s.recoverPanics(mux)

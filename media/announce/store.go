@@ -640,7 +640,7 @@ func (s *Store) Delete(tenant, id string) error {
 // uploaded or found, or, for a built-in or an upload kept in memory, 8 kHz
 // 16-bit PCM rendered from its μ-law audio (what a PCMU leg hears). The
 // caller closes it.
-func (s *Store) WAV(tenant, id string) (io.ReadCloser, *Announcement, error) {
+func (s *Store) WAV(tenant, id string) (io.ReadSeekCloser, *Announcement, error) {
 	a, err := s.Lookup(tenant, id)
 	if err != nil {
 		return nil, nil, err
@@ -661,8 +661,12 @@ func (s *Store) WAV(tenant, id string) (io.ReadCloser, *Announcement, error) {
 	if err := media.EncodeWAV(&b, 1, pcm); err != nil {
 		return nil, nil, fmt.Errorf("announce: %w", err)
 	}
-	return io.NopCloser(&b), a, nil
+	return nopCloser{bytes.NewReader(b.Bytes())}, a, nil
 }
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
 
 func (s *Store) path(tenant, id string) string { return filepath.Join(s.dir, tenant, id) }
 
