@@ -13,6 +13,12 @@
 // that source is accepted from then on and is where the stream sends. Any
 // other source is rejected, and so is everything before SetRemote.
 //
+// A Stream hands what it accepts to one Sink. A Bridge makes each stream
+// the other's sink; a signalling layer may put a sink of its own in
+// between (to rewrite, tap or mute the packets) and returns ErrDropped for
+// a packet it had nowhere to send, which the stream counts like a packet
+// without a sink.
+//
 // For Switchboard to speak on a leg rather than only relay, the package
 // has pure building blocks, free of sockets and clocks of their own, whose
 // per-packet paths do not allocate. G.711 (Codec, PCMU and PCMA) converts

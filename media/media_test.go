@@ -432,3 +432,26 @@ func BenchmarkForward(b *testing.B) {
 		a.handle(pkt, src)
 	}
 }
+
+type sinkFunc func([]byte) error
+
+func (f sinkFunc) WriteRTP(pkt []byte) error { return f(pkt) }
+
+func TestSinkErrDroppedIsCounted(t *testing.T) {
+	p := testPool(t, 41700, 41710)
+	a := listen(t, p)
+	src := addrOf(phone(t))
+	a.SetRemote(src)
+	pkt := rtpPacket(1, "x")
+	var ret error
+	a.SetSink(sinkFunc(func([]byte) error { return ret }))
+	a.handle(pkt, src) // passed on
+	ret = errors.New("the sink's own failure")
+	a.handle(pkt, src) // not the stream's business
+	ret = ErrDropped
+	a.handle(pkt, src)
+	a.handle(pkt, src)
+	if st := a.Stats(); st.PacketsReceived != 4 || st.Dropped != 2 {
+		t.Fatalf("stats %+v, want 4 received and 2 dropped", st)
+	}
+}

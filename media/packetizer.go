@@ -209,9 +209,12 @@ func (p *Packetizer) Rewrite(pkt []byte, now time.Time) bool {
 	return true
 }
 
-// rtpPayload is the payload of an RTP packet, past CSRCs, header
-// extension and padding; false if the packet is too short for what its
-// header says.
+// RTPPayload is the payload of an RTP packet, past CSRCs, header
+// extension and padding: a slice of pkt; false if the packet is too short
+// for what its header says. It does not allocate.
+func RTPPayload(pkt []byte) ([]byte, bool) { return rtpPayload(pkt) }
+
+// rtpPayload is RTPPayload.
 func rtpPayload(pkt []byte) ([]byte, bool) {
 	if len(pkt) < 12 {
 		return nil, false

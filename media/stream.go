@@ -16,9 +16,16 @@ const maxPacket = 2048
 // ErrNoRemote is returned by WriteRTP before SetRemote was called.
 var ErrNoRemote = errors.New("media: stream has no remote address")
 
+// ErrDropped is returned by a Sink for a packet it did not pass on because
+// it had nowhere to send it: the stream counts the packet as Dropped, as
+// when no sink is attached. Other errors of a sink are its own business
+// and are not counted by the stream.
+var ErrDropped = errors.New("media: packet dropped")
+
 // Sink receives the packets a Stream reads. WriteRTP is called from the
 // stream's single read goroutine; pkt is only valid during the call (the
-// stream reuses its buffer) and must not be retained.
+// stream reuses its buffer) and must not be retained. The sink may modify
+// pkt in place.
 type Sink interface {
 	WriteRTP(pkt []byte) error
 }
@@ -29,8 +36,9 @@ type Sink interface {
 // the far end (see the package doc for the source rule). Packets that are
 // not RTP count as Invalid and packets from any other source as Rejected;
 // neither is received nor forwarded. An accepted packet that cannot be
-// passed on (no sink attached) counts as Dropped, and so does a packet the
-// stream could not send (no remote, socket error).
+// passed on (no sink attached, or the sink returned ErrDropped) counts as
+// Dropped, and so does a packet the stream could not send (no remote,
+// socket error).
 type Stats struct {
 	PacketsReceived uint64
 	BytesReceived   uint64
@@ -287,5 +295,7 @@ func (s *Stream) handle(pkt []byte, src netip.AddrPort) {
 		s.dropped.Add(1)
 		return
 	}
-	_ = ref.s.WriteRTP(pkt)
+	if err := ref.s.WriteRTP(pkt); err == ErrDropped {
+		s.dropped.Add(1)
+	}
 }
