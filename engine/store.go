@@ -29,8 +29,13 @@ type Store interface {
 	// taken by a different record; repeating the identical record (a
 	// retried write) returns nil.
 	CreateCall(ctx context.Context, c *Call) error
-	// SaveCall replaces the call's own fields (not its legs).
-	SaveCall(ctx context.Context, c *Call) error
+	// SaveCall replaces the call's own fields and, in the same atomic
+	// write, the records of the given legs (each must belong to c: a leg
+	// whose CallID is not c.ID is an error and nothing is written). It
+	// ignores c.Legs, so the caller passes only the legs that changed;
+	// legs stored before and not passed are kept. ErrNotFound, writing
+	// nothing, when the store does not hold the call.
+	SaveCall(ctx context.Context, c *Call, legs ...*Leg) error
 	// SaveLeg replaces one leg's record within its call.
 	SaveLeg(ctx context.Context, l *Leg) error
 	// EndCall stores the final record (call fields and every leg in

@@ -56,10 +56,18 @@ func (s *fakeSession) Hangup(_ context.Context, cause error) error {
 	return nil
 }
 
-// failingStore fails every leg write.
+// failingStore fails every write that carries a leg: SaveLeg, and
+// SaveCall with legs. SaveCall without legs goes through.
 type failingStore struct{ engine.Store }
 
 func (failingStore) SaveLeg(context.Context, *engine.Leg) error { return errors.New("store down") }
+
+func (s failingStore) SaveCall(ctx context.Context, c *engine.Call, legs ...*engine.Leg) error {
+	if len(legs) > 0 {
+		return errors.New("store down")
+	}
+	return s.Store.SaveCall(ctx, c)
+}
 
 func newEngine(t *testing.T, wrap func(engine.Store) engine.Store) (*engine.Engine, *Metrics, *prometheus.Registry) {
 	t.Helper()
@@ -166,10 +174,15 @@ func TestUnansweredCalls(t *testing.T) {
 
 func TestStoreErrorsCounted(t *testing.T) {
 	e, m, _ := newEngine(t, func(s engine.Store) engine.Store { return failingStore{s} })
-	call(t, e, engine.CallRequest{From: numbers("busy"), To: numbers("2001")})
-	// The busy leg: written when dialed, and when it ended.
-	if got := testutil.ToFloat64(m.storeErrors.WithLabelValues("save_leg")); got != 2 {
-		t.Errorf("save_leg errors: %v, want 2", got)
+	call(t, e, engine.CallRequest{From: numbers("2001"), To: numbers("busy")})
+	// The from leg is written before the call goes on to the to side,
+	// alone (save_leg) or with the call's fields (save_call), and that
+	// write fails. How many leg writes a call makes depends on how the
+	// engine batches them, so the count is at least one.
+	saveLeg := testutil.ToFloat64(m.storeErrors.WithLabelValues("save_leg"))
+	saveCall := testutil.ToFloat64(m.storeErrors.WithLabelValues("save_call"))
+	if saveLeg+saveCall < 1 {
+		t.Errorf("save_leg errors %v, save_call errors %v: want at least one failed leg write counted", saveLeg, saveCall)
 	}
 }
 

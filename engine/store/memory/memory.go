@@ -22,6 +22,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -245,8 +246,12 @@ func sameRecord(stored, c *engine.Call) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
-// SaveCall replaces the call's fields, keeping its legs and any expiry.
-func (s *Store) SaveCall(_ context.Context, c *engine.Call) error {
+// SaveCall replaces the call's fields and inserts or replaces the given
+// legs, in one critical section, keeping the other legs and any expiry.
+func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs ...*engine.Leg) error {
+	if err := checkLegs(c, legs); err != nil {
+		return fmt.Errorf("memory store: save call %s: %w", c.ID, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.lookup(c.ID)
@@ -254,6 +259,23 @@ func (s *Store) SaveCall(_ context.Context, c *engine.Call) error {
 		return fmt.Errorf("memory store: save call %s: %w", c.ID, engine.ErrNotFound)
 	}
 	s.put(e, own(c), c.Live())
+	for _, l := range legs {
+		e.legs[l.Seq] = l.Clone()
+	}
+	return nil
+}
+
+// checkLegs refuses, before anything is written, a leg that is not c's:
+// a caller's mistake, which would otherwise store it in the wrong call.
+func checkLegs(c *engine.Call, legs []*engine.Leg) error {
+	for _, l := range legs {
+		if l == nil {
+			return errors.New("nil leg")
+		}
+		if l.CallID != c.ID {
+			return fmt.Errorf("leg %s belongs to call %q", l.ID, l.CallID)
+		}
+	}
 	return nil
 }
 

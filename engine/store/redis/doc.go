@@ -28,7 +28,9 @@
 //     CreateCall, HSETNX of the call field, or when it is taken a byte
 //     comparison with the JSON we meant to write (equal: our own write,
 //     retried); otherwise a script that checks that the call exists and
-//     then HSETs whole fields (and sets or clears the TTL). Each is
+//     then HSETs whole fields (the call's and, for SaveCall and EndCall,
+//     those of any number of legs, in one run) and sets or clears the
+//     TTL. Each is
 //     atomic, idempotent, and unable to resurrect an expired call or leave
 //     a hash of orphan legs behind. No MULTI is needed, so no call method
 //     uses TxPipelined.
@@ -41,19 +43,22 @@
 //     therefore never shows, and ended calls leave the tenant index lazily,
 //     after their hash expires.
 //   - Readers remove the stale entries they meet, but CreateCall writes
-//     the indexes a round trip before the record, so an entry without its
-//     record may be a call being created; removing it would lose the call
-//     from its listing, or from the live set that Recover reads. Such an
-//     entry is therefore removed only once it is older than a grace of a
-//     minute: ListCalls ZREMs it when its score (CreatedAt) is that old by
-//     the lister's clock; LiveCalls, which has no time for an id without a
-//     record, SREMs it when a LiveCalls found it without a record at least
-//     a minute earlier too, as noted in the set's :gone hash by the Redis
-//     clock (a sighting of an id whose record came is forgotten). Entries
+//     the indexes before the record (just before, in the same pipeline,
+//     on a single server or a Sentinel's master, where other clients'
+//     commands may still run in between; a round trip before on a
+//     cluster), so an entry without its record may be a call being
+//     created; removing it would lose the call from its listing, or from
+//     the live set that Recover reads. Such an entry is therefore removed
+//     only once it is older than a grace of a minute: ListCalls ZREMs it
+//     when its score (CreatedAt) is that old by the lister's clock;
+//     LiveCalls, which has no time for an id without a record, SREMs it
+//     when a LiveCalls found it without a record at least a minute
+//     earlier too, as noted in the set's :gone hash by the Redis clock (a
+//     sighting of an id whose record came is forgotten). Entries
 //     whose record is ended or on another node are removed at once: those
 //     facts never change back. This is right as long as no CreateCall
-//     takes a minute between its two round trips and the nodes' clocks
-//     agree within much less than that.
+//     takes a minute between its index writes and its record and the
+//     nodes' clocks agree within much less than that.
 //   - The node set lets LiveCalls("") find every live set without SCAN,
 //     which a cluster would have to run on every master.
 //
@@ -91,9 +96,7 @@
 //     Release are Lua scripts over two keys of one slot: they read the
 //     agent (paused, max_calls, wrap_up_seconds) and the leases, drop the
 //     leases that ran out, and decide and write atomically. A renewal is
-//     an HSET of the call's own field, so it is never counted twice. The
-//     scripts are sent with EVALSHA, falling back to EVAL when the server
-//     lost them (restart, failover).
+//     an HSET of the call's own field, so it is never counted twice.
 //   - DeleteAgent removes the record and the statistics in one MULTI and
 //     leaves the leases, which their calls release or which expire; a
 //     state hash whose last field goes is deleted by Redis itself.
@@ -109,11 +112,30 @@
 // repeated JoinQueue refreshes. Only DeleteAgent and DeleteGroup may then
 // answer ErrNotFound for their own deletion.
 //
+// # Scripts
+//
+// Every Lua script is sent as EVALSHA, by its digest, never with its whole
+// text each time. A server that lacks it (script cache flushed, a restart,
+// a failover to a replica that never ran it) answers NOSCRIPT. A script
+// sent alone (SaveLeg, Reserve, Release, JoinQueue, the record of a
+// CreateCall on a cluster) is then sent again with EVAL, which caches it.
+// A script in a pipeline (SaveCall, EndCall, CreateCall, the housekeeping
+// of LiveCalls) is loaded with SCRIPT LOAD (on every master of a cluster)
+// and the whole pipeline sent again, once; that is safe because every
+// command in those pipelines may run twice with the effect of once.
+//
 // # Round trips
 //
-// SaveCall, SaveLeg, EndCall, GetCall and Ping: 1. CreateCall: 2 (the
-// index pipeline, then the create script on the hash; the indexes are in
-// other slots, so one script cannot do both in a cluster).
+// SaveCall (with any number of legs), SaveLeg, EndCall, GetCall and Ping:
+// 1. CreateCall: 1 on a single server or a Sentinel's master (one
+// pipeline: the index writes, then the create script on the hash, which
+// the server runs in that order); 2 on a cluster, which splits a pipeline
+// by node and runs the parts concurrently, so the index writes go first
+// in a pipeline of their own (the indexes are in other slots than the
+// hash, so one script cannot do both). A click-to-call is thus 4 writes
+// of 1 round trip each: CreateCall, SaveCall when the from side answers
+// and when the call is bridged, each with the legs that changed, and
+// EndCall.
 // LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries or note
 // sightings of ids without a record). ListCalls: 2 per window of
 // candidates, usually one window (+1 to drop expired entries).
@@ -122,8 +144,11 @@
 // DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates
 // (one pipeline; 0 for no ids), Reserve, Release, RoundRobinLast,
 // SetRoundRobinLast, Sticky, SetSticky, JoinQueue, LeaveQueue, AddDND,
-// RemoveDND, IsDND (SMISMEMBER, Redis 6.2+) and ListDND. A script's first
-// run on a server that does not hold it adds one (NOSCRIPT, then EVAL).
+// RemoveDND, IsDND (SMISMEMBER, Redis 6.2+) and ListDND.
+//
+// A script's first run on a server that does not hold it adds one round
+// trip to a script sent alone (NOSCRIPT, then EVAL) and two to a pipeline
+// (NOSCRIPT, SCRIPT LOAD, then the pipeline again).
 //
 // A CreateCall whose reply is lost and that go-redis retries finds its
 // own record and succeeds; only another record under the same id is

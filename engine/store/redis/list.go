@@ -250,15 +250,14 @@ func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 	}
 	if len(stale) > 0 || len(sweep) > 0 {
 		// Housekeeping only, as in ListCalls.
-		_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		_ = s.pipeline(ctx, func(p goredis.Pipeliner) {
 			for _, m := range stale {
 				p.SRem(ctx, s.liveKey(m.node), m.id)
 			}
 			for _, n := range sweep {
 				args := append([]any{s.grace.Milliseconds()}, missing[n]...)
-				p.Eval(ctx, sweepScript, []string{s.liveKey(n), s.goneKey(n)}, args...)
+				sweepScript.EvalSha(ctx, p, []string{s.liveKey(n), s.goneKey(n)}, args...)
 			}
-			return nil
 		})
 	}
 	slices.Sort(ids)
@@ -275,7 +274,7 @@ func (s *Store) LiveCalls(ctx context.Context, node string) ([]string, error) {
 // times come from the Redis clock (TIME; scripts replicate their effects
 // since Redis 5), so the nodes' clocks do not matter. It returns how many
 // ids it removed.
-const sweepScript = `
+var sweepScript = newScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local grace = tonumber(ARGV[1])
@@ -296,4 +295,4 @@ for i = 2, #ARGV do
     removed = removed + 1
   end
 end
-return removed`
+return removed`)

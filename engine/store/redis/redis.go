@@ -46,6 +46,10 @@ type Store struct {
 	owned bool
 	opts  Options
 	grace time.Duration // before an index entry without its record is removed
+	// createInTwoSteps makes CreateCall write the indexes and the record
+	// in two round trips, in that order: on a cluster client, where one
+	// pipeline would not keep the order (see CreateCall).
+	createInTwoSteps bool
 }
 
 // staleGrace is how long an index entry without its record is kept (and
@@ -134,7 +138,8 @@ func NewFromClient(c goredis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = "sb"
 	}
-	return &Store{c: c, opts: opts, grace: staleGrace}
+	_, cluster := c.(*goredis.ClusterClient)
+	return &Store{c: c, opts: opts, grace: staleGrace, createInTwoSteps: cluster}
 }
 
 func (s *Store) callKey(id string) string { return s.opts.Prefix + ":{c:" + id + "}" }
@@ -159,12 +164,12 @@ func legField(seq int) string { return fmt.Sprintf("leg:%06d", seq) }
 // hash; ARGV[1] is the TTL in ms (>0 sets it, 0 clears it, -1 keeps it);
 // the rest are field, value pairs. It returns 0, writing nothing, when the
 // call is not there (never created, or expired).
-const putScript = `
+var putScript = newScript(`
 if redis.call('HEXISTS', KEYS[1], 'call') == 0 then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) elseif ttl == 0 then redis.call('PERSIST', KEYS[1]) end
-return 1`
+return 1`)
 
 const keepTTL = -1
 
@@ -176,40 +181,91 @@ func callJSON(c *engine.Call) (string, error) {
 	return string(b), err
 }
 
+// appendLegs appends the field, value pairs of legs to putScript's args.
+func appendLegs(args []any, legs []*engine.Leg) ([]any, error) {
+	for _, l := range legs {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, fmt.Errorf("leg %d: %w", l.Seq, err)
+		}
+		args = append(args, legField(l.Seq), string(b))
+	}
+	return args, nil
+}
+
+// checkLegs refuses, before anything is written, a leg that is not c's:
+// a caller's mistake, which would otherwise store it in the wrong call.
+func checkLegs(c *engine.Call, legs []*engine.Leg) error {
+	for _, l := range legs {
+		if l == nil {
+			return errors.New("nil leg")
+		}
+		if l.CallID != c.ID {
+			return fmt.Errorf("leg %s belongs to call %q", l.ID, l.CallID)
+		}
+	}
+	return nil
+}
+
 // createScript stores a new call. KEYS[1] is the hash, ARGV[1] the call's
 // JSON. It returns 1 when it stored the record, and also when the hash
 // already holds this very JSON: that is our own write, repeated by a
 // go-redis retry after its reply was lost (or by a caller retrying after
 // an error), and must not turn into ErrExists for a record that is there.
 // It returns 0, writing nothing, when the id holds another record.
-const createScript = `
+var createScript = newScript(`
 if redis.call('HSETNX', KEYS[1], 'call', ARGV[1]) == 1 then return 1 end
 if redis.call('HGET', KEYS[1], 'call') == ARGV[1] then return 1 end
-return 0`
+return 0`)
 
 // CreateCall indexes the call, then stores it if its id is free or
-// already holds the identical record: two round trips, because the
-// indexes are in other slots than the hash and only createScript, on the
-// hash alone, decides whether the id was free. Indexing first means a
-// failure in between leaves only index hints without a record, which
-// readers drop, never a record that no index leads to (Recover could not
-// end it). ZADD NX keeps a rejected duplicate from moving the existing
-// call in its tenant's listing; its other hints fail the readers' checks
-// (tenant, node) and are dropped.
+// already holds the identical record. The indexes are in other slots than
+// the hash and only createScript, on the hash alone, decides whether the
+// id was free, so the two are separate commands, indexes first. Indexing
+// first means a failure in between leaves only index hints without a
+// record, which readers drop, never a record that no index leads to
+// (Recover could not end it). ZADD NX keeps a rejected duplicate from
+// moving the existing call in its tenant's listing; its other hints fail
+// the readers' checks (tenant, node) and are dropped.
+//
+// On a single server or a Sentinel's master this is one round trip: one
+// pipeline, the index writes and then the script, which the server runs
+// in the order sent. A cluster client splits a pipeline by node and sends
+// the parts concurrently, so the script could run before the index writes
+// on their nodes; there it takes two round trips, the index pipeline and
+// then the script.
 func (s *Store) CreateCall(ctx context.Context, c *engine.Call) error {
 	js, err := callJSON(c)
 	if err != nil {
 		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
 	}
-	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	index := func(p goredis.Pipeliner) {
 		p.ZAddNX(ctx, s.tenantKey(c.Tenant), goredis.Z{Score: float64(c.CreatedAt.UnixMilli()), Member: c.ID})
 		s.queueLive(ctx, p, c)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
 	}
-	n, err := s.c.Eval(ctx, createScript, []string{s.callKey(c.ID)}, js).Int()
+	keys := []string{s.callKey(c.ID)}
+	var create *goredis.Cmd
+	if s.createInTwoSteps {
+		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error { index(p); return nil }); err != nil {
+			return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
+		}
+		create = createScript.Run(ctx, s.c, keys, js)
+	} else {
+		err = s.pipeline(ctx, func(p goredis.Pipeliner) {
+			index(p)
+			create = createScript.EvalSha(ctx, p, keys, js)
+		})
+		if err != nil {
+			if create.Err() == nil {
+				// An index write failed after all, though the record
+				// went in: report it, so that the caller retries the
+				// whole (which finds its own record) or fails the call.
+				return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
+			}
+			return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
+		}
+	}
+	n, err := create.Int()
 	if err != nil {
 		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
 	}
@@ -230,18 +286,25 @@ func (s *Store) queueLive(ctx context.Context, p goredis.Pipeliner, c *engine.Ca
 	}
 }
 
-// SaveCall replaces the call's own fields and keeps its live index in step
-// with its state, in one round trip.
-func (s *Store) SaveCall(ctx context.Context, c *engine.Call) error {
+// SaveCall replaces the call's own fields and the given legs' fields in
+// one run of putScript, so atomically, and keeps its live index in step
+// with its state: one pipeline, one round trip, however many legs.
+func (s *Store) SaveCall(ctx context.Context, c *engine.Call, legs ...*engine.Leg) error {
+	if err := checkLegs(c, legs); err != nil {
+		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
+	}
 	js, err := callJSON(c)
 	if err != nil {
 		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
 	}
+	args, err := appendLegs([]any{keepTTL, callField, js}, legs)
+	if err != nil {
+		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
+	}
 	var put *goredis.Cmd
-	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		put = p.Eval(ctx, putScript, []string{s.callKey(c.ID)}, keepTTL, callField, js)
+	err = s.pipeline(ctx, func(p goredis.Pipeliner) {
+		put = putScript.EvalSha(ctx, p, []string{s.callKey(c.ID)}, args...)
 		s.queueLive(ctx, p, c)
-		return nil
 	})
 	return s.written("save call", c.ID, put, err)
 }
@@ -253,7 +316,7 @@ func (s *Store) SaveLeg(ctx context.Context, l *engine.Leg) error {
 	if err != nil {
 		return fmt.Errorf("redis store: save leg %s: %w", l.ID, err)
 	}
-	put := s.c.Eval(ctx, putScript, []string{s.callKey(l.CallID)}, keepTTL, legField(l.Seq), string(b))
+	put := putScript.Run(ctx, s.c, []string{s.callKey(l.CallID)}, keepTTL, legField(l.Seq), string(b))
 	return s.written("save leg", l.ID, put, put.Err())
 }
 
@@ -269,17 +332,13 @@ func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Dura
 	if retention > 0 {
 		ttl = max(retention.Milliseconds(), 1)
 	}
-	args := []any{ttl, callField, js}
-	for _, l := range c.Legs {
-		b, err := json.Marshal(l)
-		if err != nil {
-			return fmt.Errorf("redis store: end call %s: leg %d: %w", c.ID, l.Seq, err)
-		}
-		args = append(args, legField(l.Seq), string(b))
+	args, err := appendLegs([]any{ttl, callField, js}, c.Legs)
+	if err != nil {
+		return fmt.Errorf("redis store: end call %s: %w", c.ID, err)
 	}
 	var put *goredis.Cmd
-	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		put = p.Eval(ctx, putScript, []string{s.callKey(c.ID)}, args...)
+	err = s.pipeline(ctx, func(p goredis.Pipeliner) {
+		put = putScript.EvalSha(ctx, p, []string{s.callKey(c.ID)}, args...)
 		tk := s.tenantKey(c.Tenant)
 		p.ZAdd(ctx, tk, goredis.Z{Score: float64(c.CreatedAt.UnixMilli()), Member: c.ID})
 		p.SRem(ctx, s.liveKey(c.Node), c.ID)
@@ -287,7 +346,6 @@ func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Dura
 			oldest := time.Now().Add(-s.opts.IndexRetention).UnixMilli()
 			p.ZRemRangeByScore(ctx, tk, "-inf", "("+strconv.FormatInt(oldest, 10))
 		}
-		return nil
 	})
 	return s.written("end call", c.ID, put, err)
 }

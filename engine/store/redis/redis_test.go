@@ -3,6 +3,8 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -199,6 +201,17 @@ func TestStaleIndexEntries(t *testing.T) {
 	}
 }
 
+// loadScripts loads every script of the package into the server, as the
+// first use of each would.
+func loadScripts(t *testing.T, s *Store) {
+	t.Helper()
+	for _, sc := range scripts {
+		if err := sc.Load(t.Context(), s.c).Err(); err != nil {
+			t.Fatalf("load script: %v", err)
+		}
+	}
+}
+
 // prefixed returns the key named rest under the store's prefix.
 func prefixed(s *Store, rest string) string { return s.opts.Prefix + ":" + rest }
 
@@ -262,28 +275,50 @@ func (c *counter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.
 	}
 }
 
+// TestRoundTrips counts the round trips of each operation on a server
+// that holds the scripts already (the first use of a script on a server
+// that lacks it costs more: see TestScriptCacheFlushed).
 func TestRoundTrips(t *testing.T) {
 	s := newTestStore(t, redistest.URL(t), Options{})
 	ctx := t.Context()
+	loadScripts(t, s)
 	h := &counter{}
 	s.c.AddHook(h)
 	c := call("rt")
 	l := &engine.Leg{ID: "rt-1", CallID: "rt", Seq: 1}
+	taken := c.Clone()
+	taken.Reason = "another record"
 	for _, tc := range []struct {
 		name string
 		want int64
 		fn   func() error
 	}{
 		{"Ping", 1, func() error { return s.Ping(ctx) }},
-		{"CreateCall", 2, func() error { return s.CreateCall(ctx, c) }},
-		{"CreateCall taken", 2, func() error {
-			if err := s.CreateCall(ctx, c); !errors.Is(err, engine.ErrExists) {
-				return err
+		{"CreateCall", 1, func() error { return s.CreateCall(ctx, c) }},
+		{"CreateCall taken", 1, func() error {
+			if err := s.CreateCall(ctx, taken); !errors.Is(err, engine.ErrExists) {
+				return fmt.Errorf("got %v, want ErrExists", err)
 			}
 			return nil
 		}},
+		{"CreateCall in two steps (cluster)", 2, func() error {
+			s.createInTwoSteps = true
+			defer func() { s.createInTwoSteps = false }()
+			return s.CreateCall(ctx, call("rt-cluster"))
+		}},
 		{"SaveLeg", 1, func() error { return s.SaveLeg(ctx, l) }},
 		{"SaveCall", 1, func() error { return s.SaveCall(ctx, c) }},
+		{"SaveCall with legs", 1, func() error {
+			l2 := &engine.Leg{ID: "rt-2", CallID: "rt", Seq: 2}
+			l3 := &engine.Leg{ID: "rt-3", CallID: "rt", Seq: 3}
+			return s.SaveCall(ctx, c, l, l2, l3)
+		}},
+		{"SaveCall with a leg of another call", 0, func() error {
+			if err := s.SaveCall(ctx, c, &engine.Leg{ID: "x-1", CallID: "x", Seq: 1}); err == nil {
+				return errors.New("no error")
+			}
+			return nil
+		}},
 		{"GetCall", 1, func() error { _, err := s.GetCall(ctx, "rt"); return err }},
 		{"LiveCalls node", 2, func() error { _, err := s.LiveCalls(ctx, "n1"); return err }},
 		{"LiveCalls all", 3, func() error { _, err := s.LiveCalls(ctx, ""); return err }},
@@ -343,35 +378,168 @@ func (h *replayHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	}
 }
 
+// ProcessPipelineHook sends a pipeline with such a command twice, whole,
+// as go-redis does when the connection fails before the replies are in.
 func (h *replayHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		for _, cmd := range cmds {
+			if slices.Contains(cmd.Args(), any(h.key)) {
+				if err := next(ctx, cmds); err != nil {
+					return err
+				}
+				h.replays.Add(1)
+				break
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 // TestCreateCallRetried checks that a CreateCall whose reply was lost and
 // that go-redis sent again succeeds: the record there is its own. (It
 // used to answer ErrExists, failing an origination whose record was
-// stored and live.)
+// stored and live.) Both ways of CreateCall: one pipeline, and the two
+// steps of a cluster.
 func TestCreateCallRetried(t *testing.T) {
-	s := newTestStore(t, redistest.URL(t), Options{})
-	ctx := t.Context()
-	c := call("retried")
-	h := &replayHook{key: s.callKey(c.ID)}
-	s.c.AddHook(h)
-	if err := s.CreateCall(ctx, c); err != nil {
-		t.Fatalf("CreateCall sent twice: %v", err)
+	url := redistest.URL(t)
+	for _, twoSteps := range []bool{false, true} {
+		t.Run(fmt.Sprintf("two steps %v", twoSteps), func(t *testing.T) {
+			s := newTestStore(t, url, Options{})
+			s.createInTwoSteps = twoSteps
+			loadScripts(t, s)
+			ctx := t.Context()
+			c := call("retried")
+			h := &replayHook{key: s.callKey(c.ID)}
+			s.c.AddHook(h)
+			if err := s.CreateCall(ctx, c); err != nil {
+				t.Fatalf("CreateCall sent twice: %v", err)
+			}
+			if h.replays.Load() != 1 {
+				t.Fatalf("the hash write was replayed %d times, want 1", h.replays.Load())
+			}
+			got, err := s.GetCall(ctx, c.ID)
+			if err != nil || got.Node != c.Node || !got.CreatedAt.Equal(c.CreatedAt) {
+				t.Fatalf("GetCall: %+v, %v", got, err)
+			}
+			if ids, err := s.LiveCalls(ctx, "n1"); err != nil || !slices.Equal(ids, []string{c.ID}) {
+				t.Fatalf("LiveCalls: %v, %v; want [%s]", ids, err, c.ID)
+			}
+			// Another record under the id is still refused, replayed or not.
+			other := c.Clone()
+			other.Node = "n2"
+			if err := s.CreateCall(ctx, other); !errors.Is(err, engine.ErrExists) {
+				t.Fatalf("CreateCall of another record: got %v, want ErrExists", err)
+			}
+		})
 	}
-	if h.replays.Load() != 1 {
-		t.Fatalf("the hash write was replayed %d times, want 1", h.replays.Load())
+}
+
+// TestCreateInTwoStepsOnCluster checks that a cluster client, which runs
+// the parts of a pipeline on different nodes concurrently, gets the
+// two-step CreateCall, and other clients the one pipeline.
+func TestCreateInTwoStepsOnCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    goredis.UniversalClient
+		want bool
+	}{
+		{"single", goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}), false},
+		{"sentinel", goredis.NewFailoverClient(&goredis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}), false},
+		{"cluster", goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), true},
+	} {
+		if got := NewFromClient(tc.c, Options{}).createInTwoSteps; got != tc.want {
+			t.Errorf("%s: createInTwoSteps %v, want %v", tc.name, got, tc.want)
+		}
+		_ = tc.c.Close()
+	}
+}
+
+// TestScriptCacheFlushed flushes the server's script cache (SCRIPT FLUSH,
+// as after a restart or a failover to a replica that never ran the
+// scripts) before every write: each still succeeds, loading or sending
+// its script again, and the record holds every write.
+func TestScriptCacheFlushed(t *testing.T) {
+	url := redistest.URL(t)
+	s := newTestStore(t, url, Options{})
+	ctx := t.Context()
+	h := &counter{}
+	s.c.AddHook(h)
+	flush := func() {
+		t.Helper()
+		if err := s.c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatalf("SCRIPT FLUSH: %v", err)
+		}
+		h.n.Store(0)
+	}
+	// A private server sees no other client load the scripts between the
+	// flush and the write, so the round trips are known: a pipeline goes
+	// once, gets NOSCRIPT, loads the script and goes again; a lone script
+	// goes as EVALSHA, then as EVAL.
+	private := os.Getenv(redistest.EnvURL) == ""
+	c := call("flushed")
+	l1 := &engine.Leg{ID: "flushed-1", CallID: c.ID, Seq: 1, State: engine.LegAnswered}
+	l2 := &engine.Leg{ID: "flushed-2", CallID: c.ID, Seq: 2, State: engine.LegDialing}
+	l3 := &engine.Leg{ID: "flushed-3", CallID: c.ID, Seq: 3, State: engine.LegRinging}
+	end := c.Clone()
+	end.State = engine.StateEnded
+	end.Legs = []*engine.Leg{l1, l2}
+	for _, step := range []struct {
+		name   string
+		trips  int64
+		write  func() error
+		cached *goredis.Script // loaded again after the write
+	}{
+		{"CreateCall", 3, func() error { return s.CreateCall(ctx, c) }, createScript},
+		{"SaveCall with legs", 3, func() error {
+			c.State = engine.StateDialingTo
+			return s.SaveCall(ctx, c, l1, l2)
+		}, putScript},
+		{"SaveLeg", 2, func() error { return s.SaveLeg(ctx, l3) }, putScript},
+		{"CreateCall in two steps", 3, func() error {
+			s.createInTwoSteps = true
+			defer func() { s.createInTwoSteps = false }()
+			return s.CreateCall(ctx, call("flushed-cluster"))
+		}, createScript},
+		{"EndCall", 3, func() error { return s.EndCall(ctx, end, time.Hour) }, putScript},
+		{"Reserve", 2, func() error {
+			if err := s.PutAgent(ctx, &engine.Agent{Tenant: "t1", ID: "a1", MaxCalls: 1}); err != nil {
+				return err
+			}
+			h.n.Store(0)
+			return s.Reserve(ctx, "t1", "a1", c.ID, time.Unix(1800000000, 0), time.Minute)
+		}, reserveScript},
+	} {
+		flush()
+		if err := step.write(); err != nil {
+			t.Fatalf("%s after SCRIPT FLUSH: %v", step.name, err)
+		}
+		if n := h.n.Load(); private && n != step.trips {
+			t.Errorf("%s after SCRIPT FLUSH took %d round trips, want %d", step.name, n, step.trips)
+		}
+		if ok, err := s.c.ScriptExists(ctx, step.cached.Hash()).Result(); err != nil || !ok[0] {
+			t.Errorf("%s: script not cached again: %v, %v", step.name, ok, err)
+		}
 	}
 	got, err := s.GetCall(ctx, c.ID)
-	if err != nil || got.Node != c.Node || !got.CreatedAt.Equal(c.CreatedAt) {
-		t.Fatalf("GetCall: %+v, %v", got, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Another record under the id is still refused, replayed or not.
-	other := c.Clone()
-	other.Node = "n2"
-	if err := s.CreateCall(ctx, other); !errors.Is(err, engine.ErrExists) {
-		t.Fatalf("CreateCall of another record: got %v, want ErrExists", err)
+	if got.State != engine.StateEnded || len(got.Legs) != 3 || got.Legs[0].State != engine.LegAnswered ||
+		got.Legs[1].State != engine.LegDialing || got.Legs[2].State != engine.LegRinging {
+		t.Fatalf("GetCall after the writes: %+v", got)
+	}
+	if ttl, _ := s.c.PTTL(ctx, s.callKey(c.ID)).Result(); ttl <= 0 {
+		t.Fatalf("TTL after EndCall %v, want it set", ttl)
+	}
+	// The housekeeping script of LiveCalls: it notes a sighting of an id
+	// in the live set without its record.
+	s.c.SAdd(ctx, s.liveKey("n1"), "ghost")
+	flush()
+	if _, err := s.LiveCalls(ctx, "n1"); err != nil {
+		t.Fatalf("LiveCalls after SCRIPT FLUSH: %v", err)
+	}
+	if ok, _ := s.c.HExists(ctx, s.goneKey("n1"), "ghost").Result(); !ok {
+		t.Fatal("LiveCalls after SCRIPT FLUSH: no sighting of the ghost recorded")
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/switchboard/switchboard/engine"
 )
 
@@ -18,7 +16,7 @@ import (
 // holds a live lease already (a renewal), 2 (paused), 3 (in wrap-up) or 4
 // (capacity reached), or records the lease and answers 0. Malformed data
 // is an error reply, given before anything is written.
-var reserveScript = goredis.NewScript(`
+var reserveScript = newScript(`
 local now = tonumber(ARGV[3])
 local mine = 'call:' .. ARGV[2]
 local agent
@@ -71,7 +69,7 @@ return 0`)
 // a live lease it removes it and, if answered and the agent still exists,
 // sets last_end, wrap_until (now + wrap_up_seconds) and counts the call.
 // It answers 1 when it released a lease, else 0.
-var releaseScript = goredis.NewScript(`
+var releaseScript = newScript(`
 local now = tonumber(ARGV[3])
 local mine = 'call:' .. ARGV[2]
 local fields = redis.call('HGETALL', KEYS[2])

@@ -96,7 +96,7 @@ func (s *Store) SetSticky(ctx context.Context, tenant, number, agentID string, t
 // the entries whose lease ran out by now, answers -1 when the call is not
 // in the line and maxWait (>0) calls are, else records the call and
 // answers its rank: calls that joined earlier, ties by call id, are ahead.
-var joinScript = goredis.NewScript(`
+var joinScript = newScript(`
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
 for _, id in ipairs(gone) do
   redis.call('ZREM', KEYS[1], id)

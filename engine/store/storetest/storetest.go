@@ -19,9 +19,14 @@
 //     is engine.ErrExists.
 //   - SaveCall, SaveLeg and EndCall on a call the store does not hold
 //     return engine.ErrNotFound and store nothing, so a late write can never
-//     resurrect an expired call.
-//   - SaveCall ignores c.Legs. EndCall writes c's fields and every leg in
-//     c.Legs; legs already stored but absent from c.Legs are kept.
+//     resurrect an expired call (nor leave legs that a later call under
+//     the same id would show).
+//   - SaveCall writes the call's fields and the legs passed to it together
+//     and ignores c.Legs; legs already stored and not passed are kept. A
+//     leg passed whose CallID is not the call's is an error (not
+//     ErrNotFound), and nothing of that SaveCall is written. EndCall
+//     writes c's fields and every leg in c.Legs; legs already stored but
+//     absent from c.Legs are kept.
 //   - A call is live from CreateCall (when its state is not ended) until
 //     EndCall, or until a SaveCall stores it as ended. Its Node is fixed at
 //     creation.
@@ -59,6 +64,9 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 		{"CreateExists", testCreateExists},
 		{"NotFound", testNotFound},
 		{"SaveCallKeepsLegs", testSaveCallKeepsLegs},
+		{"SaveCallWithLegs", testSaveCallWithLegs},
+		{"SaveCallWithLegsNotFound", testSaveCallWithLegsNotFound},
+		{"SaveCallForeignLeg", testSaveCallForeignLeg},
 		{"SaveLegOrder", testSaveLegOrder},
 		{"FreshCopies", testFreshCopies},
 		{"EndCall", testEndCall},
@@ -160,6 +168,89 @@ func testSaveCallKeepsLegs(t *testing.T, s engine.Store) {
 		t.Fatalf("SaveCall: %v", err)
 	}
 	assertCall(t, mustGet(t, s, c.ID), withLegs(upd, l1, l2))
+}
+
+// testSaveCallWithLegs writes the call's fields with several legs, given
+// out of order, some new and one replacing a stored leg: GetCall returns
+// them all in Seq order with the new fields, beside a stored leg that was
+// not passed.
+func testSaveCallWithLegs(t *testing.T, s engine.Store) {
+	c := fullCall("batch-1", "tenant-a", "node-1", base)
+	mustCreate(t, s, c)
+	l1, l2 := fullLeg(c.ID, 1, base), fullLeg(c.ID, 2, base)
+	mustSaveLeg(t, s, l1)
+	mustSaveLeg(t, s, l2)
+
+	upd := c.Clone()
+	upd.State, upd.Reason = engine.StateBridged, "bridged with legs"
+	upd.Legs = []*engine.Leg{fullLeg(c.ID, 9, base)} // must be ignored
+	l2b := l2.Clone()
+	l2b.State, l2b.Disposition, l2b.SIPCode = engine.LegAnswered, engine.DispAnswered, 200
+	l3, l10 := fullLeg(c.ID, 3, base), fullLeg(c.ID, 10, base)
+	l10.Side = engine.SideTo
+	if err := s.SaveCall(t.Context(), upd, l10, l2b, l3); err != nil {
+		t.Fatalf("SaveCall with legs: %v", err)
+	}
+	got := mustGet(t, s, c.ID)
+	var seqs []string
+	for _, l := range got.Legs {
+		seqs = append(seqs, fmt.Sprint(l.Seq))
+	}
+	assertIDs(t, "leg order", seqs, []string{"1", "2", "3", "10"})
+	assertCall(t, got, withLegs(upd, l1, l2b, l3, l10))
+	assertIDs(t, "live", mustLive(t, s, "node-1"), []string{c.ID})
+
+	// The store keeps none of what it was given.
+	l3.State, upd.Reason = engine.LegEnded, "changed"
+	assertCall(t, mustGet(t, s, c.ID), got)
+
+	// With legs as without, a SaveCall that stores the call as ended
+	// takes it out of the live set.
+	ended := got.Clone()
+	ended.State = engine.StateEnded
+	l10b := l10.Clone()
+	l10b.State = engine.LegEnded
+	if err := s.SaveCall(t.Context(), ended, l10b); err != nil {
+		t.Fatalf("SaveCall with legs: %v", err)
+	}
+	assertCall(t, mustGet(t, s, c.ID), withLegs(ended, l1, l2b, got.Legs[2], l10b))
+	assertIDs(t, "live after ended", mustLive(t, s, ""), nil)
+}
+
+// testSaveCallWithLegsNotFound checks that SaveCall with legs on a call
+// the store does not hold writes nothing: the legs do not appear in a
+// call created under that id afterwards.
+func testSaveCallWithLegsNotFound(t *testing.T, s engine.Store) {
+	ctx := t.Context()
+	c := fullCall("batch-ghost", "tenant-a", "node-1", base)
+	assertNotFound(t, "SaveCall with legs, unknown call",
+		s.SaveCall(ctx, c, fullLeg(c.ID, 1, base), fullLeg(c.ID, 2, base)))
+	_, err := s.GetCall(ctx, c.ID)
+	assertNotFound(t, "GetCall after SaveCall with legs to an unknown call", err)
+	assertIDs(t, "live", mustLive(t, s, ""), nil)
+
+	mustCreate(t, s, c)
+	assertCall(t, mustGet(t, s, c.ID), withLegs(c))
+}
+
+// testSaveCallForeignLeg checks that SaveCall refuses a leg of another
+// call and writes nothing, neither the call's fields nor its own legs.
+func testSaveCallForeignLeg(t *testing.T, s engine.Store) {
+	ctx := t.Context()
+	a := fullCall("batch-a", "tenant-a", "node-1", base)
+	b := fullCall("batch-b", "tenant-a", "node-1", base.Add(time.Second))
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
+
+	upd := a.Clone()
+	upd.State, upd.Reason = engine.StateEnded, "must not be stored"
+	err := s.SaveCall(ctx, upd, fullLeg(a.ID, 1, base), fullLeg(b.ID, 2, base))
+	if err == nil || errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("SaveCall with a leg of another call: got %v, want an error other than ErrNotFound", err)
+	}
+	assertCall(t, mustGet(t, s, a.ID), withLegs(a))
+	assertCall(t, mustGet(t, s, b.ID), withLegs(b))
+	assertIDs(t, "live", mustLive(t, s, "node-1"), []string{a.ID, b.ID})
 }
 
 func testSaveLegOrder(t *testing.T, s engine.Store) {
@@ -383,6 +474,7 @@ func testIdempotent(t *testing.T, s engine.Store) {
 		{"CreateCall", func() error { return s.CreateCall(ctx, c) }},
 		{"SaveLeg", func() error { return s.SaveLeg(ctx, l) }},
 		{"SaveCall", func() error { return s.SaveCall(ctx, upd) }},
+		{"SaveCall with legs", func() error { return s.SaveCall(ctx, upd, l, fullLeg(c.ID, 3, base)) }},
 		{"EndCall", func() error { return s.EndCall(ctx, final, 0) }},
 	}
 	for _, st := range steps {
