@@ -19,6 +19,13 @@ type meta struct {
 	Created time.Time `json:"created_at"`
 }
 
+// Modes of what the store creates: its user writes, its group may read.
+// Nodes sharing an upload directory run as one user.
+const (
+	dirMode  = 0o750
+	fileMode = 0o640
+)
+
 func metaPath(wav string) string { return wav + ".json" }
 
 // maxMetaBytes bounds a meta file read back.
@@ -89,6 +96,10 @@ func writeMeta(wav string, m meta) error {
 		return err
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(fileMode); err != nil {
+		f.Close()
+		return err
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err

@@ -225,7 +225,7 @@ func (s *Store) loadShared() error {
 
 // loadUploads reads every tenant directory of the upload directory.
 func (s *Store) loadUploads() error {
-	if err := os.MkdirAll(s.dir, 0o750); err != nil {
+	if err := os.MkdirAll(s.dir, dirMode); err != nil {
 		return fmt.Errorf("announce: upload directory: %w", err)
 	}
 	entries, err := os.ReadDir(s.dir)
@@ -444,7 +444,7 @@ func (s *Store) Add(tenant string, up Upload, audio io.Reader) (*Announcement, e
 	var tmp *os.File
 	if s.dir != "" {
 		tdir := filepath.Join(s.dir, tenant)
-		if err := os.MkdirAll(tdir, 0o750); err != nil {
+		if err := os.MkdirAll(tdir, dirMode); err != nil {
 			return nil, fmt.Errorf("announce: %w", err)
 		}
 		var err error
@@ -453,6 +453,9 @@ func (s *Store) Add(tenant string, up Upload, audio io.Reader) (*Announcement, e
 		}
 		defer os.Remove(tmp.Name()) // after the link, or on failure
 		defer tmp.Close()
+		if err := tmp.Chmod(fileMode); err != nil {
+			return nil, fmt.Errorf("announce: %w", err)
+		}
 	}
 	a, err := s.decode(tenant, audio, tmp)
 	if err != nil {
