@@ -7,11 +7,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard/switchboard/media"
+	"github.com/switchboard/switchboard/media/announce"
 )
 
 // Config is the whole configuration of a node. Precedence, lowest first:
@@ -24,9 +28,10 @@ type Config struct {
 	Redis    string `yaml:"redis"`
 	LogLevel string `yaml:"log_level"`
 
-	SIP      SIPConfig      `yaml:"sip"`
-	Tenants  []Tenant       `yaml:"tenants"`
-	Defaults DefaultsConfig `yaml:"defaults"`
+	SIP           SIPConfig           `yaml:"sip"`
+	Tenants       []Tenant            `yaml:"tenants"`
+	Defaults      DefaultsConfig      `yaml:"defaults"`
+	Announcements AnnouncementsConfig `yaml:"announcements"`
 
 	// Agents and Groups seed the store at start-up: each is created when
 	// the store does not have it yet, and left alone when it does (the API
@@ -111,6 +116,61 @@ type DefaultsConfig struct {
 	MaxLiveCalls int      `yaml:"max_live_calls"`
 }
 
+// AnnouncementsConfig configures the announcement store (media/announce):
+// ringTone, alertAudio and hold music.
+type AnnouncementsConfig struct {
+	// Dir is where uploads (/v1/announcements) are written and read back
+	// at start, one directory per tenant; created if missing. Empty:
+	// uploads are kept in memory and lost when the process stops. Nodes
+	// that share one directory share the uploads.
+	Dir string `yaml:"dir"`
+	// SharedDir holds read-only WAV files every tenant may use, each named
+	// by its id (welcome.wav); read at start.
+	SharedDir string `yaml:"shared_dir"`
+	// Hold is the default hold announcement: a shared id, a built-in
+	// (hold.wav, the default; ringback.wav, beep.wav) or a file of
+	// SharedDir.
+	Hold string `yaml:"hold"`
+	// MaxUploadBytes bounds an uploaded file (default 10 MiB).
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	// MaxDuration bounds an uploaded announcement's length (default and
+	// at most 10m).
+	MaxDuration Duration `yaml:"max_duration"`
+	// MaxPerTenant bounds each tenant's uploads (default 500; negative:
+	// no bound).
+	MaxPerTenant int `yaml:"max_per_tenant"`
+}
+
+// Limits of the announcement settings.
+const (
+	minUploadBytes = 1 << 10
+	maxUploadBytes = 64 << 20
+)
+
+func (a AnnouncementsConfig) options() announce.Options {
+	return announce.Options{
+		Dir: a.Dir, SharedDir: a.SharedDir, Hold: a.Hold,
+		MaxBytes: a.MaxUploadBytes, MaxDuration: a.MaxDuration.Duration, MaxPerTenant: a.MaxPerTenant,
+	}
+}
+
+func (a AnnouncementsConfig) validate() []error {
+	var errs []error
+	if a.Hold != "" && !announce.ValidID(a.Hold) {
+		errs = append(errs, fmt.Errorf("announcements.hold %q: an announcement id is %s", a.Hold, announce.IDRule))
+	}
+	if a.Dir != "" && a.SharedDir != "" && filepath.Clean(a.Dir) == filepath.Clean(a.SharedDir) {
+		errs = append(errs, fmt.Errorf("announcements: dir and shared_dir are both %q: uploads need a directory of their own", a.Dir))
+	}
+	if a.MaxUploadBytes < minUploadBytes || a.MaxUploadBytes > maxUploadBytes {
+		errs = append(errs, fmt.Errorf("announcements.max_upload_bytes %d: use %d (1 KiB) to %d (64 MiB)", a.MaxUploadBytes, minUploadBytes, maxUploadBytes))
+	}
+	if d := a.MaxDuration.Duration; d < time.Second || d > media.MaxAudioDuration {
+		errs = append(errs, fmt.Errorf("announcements.max_duration %v: use 1s to %v", d, media.MaxAudioDuration))
+	}
+	return errs
+}
+
 // Duration reads "90s", "168h" or a bare number of seconds from YAML.
 type Duration struct{ time.Duration }
 
@@ -150,6 +210,12 @@ func defaultConfig() Config {
 			DrainTimeout: Duration{30 * time.Second},
 			MaxLiveCalls: 10000,
 		},
+		Announcements: AnnouncementsConfig{
+			Hold:           announce.HoldID,
+			MaxUploadBytes: announce.DefaultMaxBytes,
+			MaxDuration:    Duration{media.MaxAudioDuration},
+			MaxPerTenant:   announce.DefaultMaxPerTenant,
+		},
 	}
 }
 
@@ -186,10 +252,25 @@ var envVars = []struct {
 	{"SWITCHBOARD_RETENTION", func(c *Config, v string) error { return setDuration(&c.Defaults.Retention, v) }},
 	{"SWITCHBOARD_DRAIN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Defaults.DrainTimeout, v) }},
 	{"SWITCHBOARD_MAX_LIVE_CALLS", func(c *Config, v string) error { return setInt(&c.Defaults.MaxLiveCalls, v) }},
+	{"SWITCHBOARD_ANNOUNCEMENTS_DIR", func(c *Config, v string) error { c.Announcements.Dir = v; return nil }},
+	{"SWITCHBOARD_ANNOUNCEMENTS_SHARED_DIR", func(c *Config, v string) error { c.Announcements.SharedDir = v; return nil }},
+	{"SWITCHBOARD_ANNOUNCEMENTS_HOLD", func(c *Config, v string) error { c.Announcements.Hold = v; return nil }},
+	{"SWITCHBOARD_ANNOUNCEMENTS_MAX_UPLOAD_BYTES", func(c *Config, v string) error { return setInt64(&c.Announcements.MaxUploadBytes, v) }},
+	{"SWITCHBOARD_ANNOUNCEMENTS_MAX_DURATION", func(c *Config, v string) error { return setDuration(&c.Announcements.MaxDuration, v) }},
+	{"SWITCHBOARD_ANNOUNCEMENTS_MAX_PER_TENANT", func(c *Config, v string) error { return setInt(&c.Announcements.MaxPerTenant, v) }},
 }
 
 func setInt(dst *int, v string) error {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	*dst = n
+	return nil
+}
+
+func setInt64(dst *int64, v string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil {
 		return fmt.Errorf("not an integer: %q", v)
 	}
@@ -256,6 +337,7 @@ func (c *Config) validate() error {
 		seen[t.UserID] = true
 	}
 	errs = append(errs, c.validateSeeds(seen)...)
+	errs = append(errs, c.Announcements.validate()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard/switchboard/engine/metrics"
 	"github.com/switchboard/switchboard/engine/store/memory"
 	redisstore "github.com/switchboard/switchboard/engine/store/redis"
+	"github.com/switchboard/switchboard/media/announce"
 	"github.com/switchboard/switchboard/sip"
 	"github.com/switchboard/switchboard/sip/demophone"
 )
@@ -38,6 +39,7 @@ func runServe(args []string, demo bool) error {
 	redisURL := fs.String("redis", "", "Redis URL for live state and records; empty means the in-process memory store")
 	nodeID := fs.String("node-id", "", "this node's id in records (default: random)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	annDir := fs.String("announcements", "", "directory announcement uploads are written to; empty means memory (lost at restart)")
 	phonesAddr := fs.String("phones", demoPhonesAddr, "demo only: where the simulated phones listen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,7 +57,7 @@ func runServe(args []string, demo bool) error {
 	if err := applyEnv(&cfg, os.Getenv); err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel} {
+	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel, annDir: &cfg.Announcements.Dir} {
 		if *flagValue != "" {
 			*dst = *flagValue
 		}
@@ -96,6 +98,11 @@ func runServe(args []string, demo bool) error {
 		return err
 	} else if n > 0 {
 		log.Info("seeded agents and groups from the configuration", "created", n)
+	}
+
+	ann, err := openAnnouncements(cfg.Announcements, log)
+	if err != nil {
+		return err
 	}
 
 	if demo {
@@ -139,7 +146,7 @@ func runServe(args []string, demo bool) error {
 		log.Warn("ended calls a previous run of this node left live", "count", n)
 	}
 
-	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Tenants: cfg.tenantTokens(), Logger: log})
+	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Announcements: ann, Tenants: cfg.tenantTokens(), Logger: log})
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -191,6 +198,25 @@ func runServe(args []string, demo bool) error {
 	_ = srv.Shutdown(shutdownCtx)
 	log.Info("stopped")
 	return nil
+}
+
+// openAnnouncements loads the announcement store: the built-ins, the
+// shared directory and the uploads written by earlier runs (or by other
+// nodes sharing the directory).
+func openAnnouncements(c AnnouncementsConfig, log *slog.Logger) (*announce.Store, error) {
+	ann, err := announce.New(c.options())
+	if err != nil {
+		return nil, fmt.Errorf("announcements: %w", err)
+	}
+	list, err := ann.List("")
+	if err != nil {
+		return nil, fmt.Errorf("announcements: %w", err)
+	}
+	if c.Dir == "" {
+		log.Warn("announcements: uploads are kept in memory and lost when the process stops; set announcements.dir to keep them")
+	}
+	log.Info("announcements", "dir", c.Dir, "shared_dir", c.SharedDir, "shared", len(list), "hold", ann.HoldID())
+	return ann, nil
 }
 
 // defaultNodeID names the node after its host and SIP port: stable across
@@ -285,6 +311,10 @@ Then look at it (use the callid from the answer):
 
 Or place and follow one in a second terminal:
   switchboard call --server http://%[1]s from=9000000007,9000000001 to=9000000002 timeLimit=5
+
+Announcements (built-in ringback.wav, beep.wav, hold.wav; upload 8 kHz mono WAVs):
+  curl -s -u 1:demo http://%[1]s/v1/announcements
+  curl -s -u 1:demo -X POST -H 'Content-Type: audio/wav' --data-binary @welcome.wav 'http://%[1]s/v1/announcements?id=welcome.wav'
 
 Stop with Ctrl-C.
 `, httpAddr)
