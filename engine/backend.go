@@ -42,6 +42,9 @@ type DialRequest struct {
 	// bridged to, so the backend can offer media that fits it (the same
 	// codec, so the relay never transcodes).
 	Peer Session
+	// NoEarlyMedia keeps this leg's early media (183 with SDP) from the
+	// Peer: the engine plays the Peer a ringTone of its own instead.
+	NoEarlyMedia bool
 }
 
 // Progress is an event of an attempt before it ends.

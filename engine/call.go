@@ -40,6 +40,13 @@ type callRun struct {
 	heldMu        sync.Mutex
 	held          map[string]bool
 	answeredAgent map[SideName]string
+	// sessions are the answered legs' sessions by leg id (under mu);
+	// groupRecords is set when an answered leg came through a group that
+	// records; audio is what the answered from party hears while the to
+	// side is hunted (the run goroutine only).
+	sessions     map[string]Session
+	groupRecords atomic.Bool
+	audio        *partyAudio
 	// stopLeases ends keepLeases; leasesDone closes when it has.
 	stopLeases context.CancelFunc
 	leasesDone chan struct{}
@@ -52,6 +59,16 @@ type callRun struct {
 	fromAnswered     time.Time
 	fromSent, toSent atomic.Bool
 	endObserved      bool
+
+	// Batched writes (persist.go). flushMu serialises the writes; the
+	// rest is under mu: what the next write carries, the timer that
+	// bounds its wait, and final once the final record took over.
+	flushMu       sync.Mutex
+	callDirty     bool
+	dirtyLegs     []*Leg
+	pendingEvents []Event
+	flushTimer    *time.Timer
+	final         bool
 }
 
 func newCallRun(e *Engine, c *Call) *callRun {
@@ -66,6 +83,7 @@ func newCallRun(e *Engine, c *Call) *callRun {
 
 		held:          map[string]bool{},
 		answeredAgent: map[SideName]string{},
+		sessions:      map[string]Session{},
 		leasesDone:    make(chan struct{}),
 	}
 }
@@ -118,7 +136,7 @@ func (r *callRun) run() {
 		return
 	}
 	now := r.e.opt.Now().UTC()
-	r.setCall(func(c *Call) { c.State, c.AnswerAt = StateDialingTo, &now })
+	r.setCall("", func(c *Call) { c.State, c.AnswerAt = StateDialingTo, &now })
 
 	// While to rings, from may hang up: that stops the to hunt at once.
 	toCtx, cancelTo := context.WithCancelCause(r.ctx)
@@ -130,7 +148,10 @@ func (r *callRun) run() {
 		case <-toCtx.Done():
 		}
 	}()
+	r.audio = r.newPartyAudio(from)
+	r.audio.ringing()
 	to, toLeg := r.hunt(toCtx, SideTo, req.To, from)
+	r.audio.stop()
 	if to == nil {
 		// Read why the hunt ended before hanging up from, whose end would
 		// otherwise look like from hanging up.
@@ -175,9 +196,10 @@ func (r *callRun) talk(from, to Session) ending {
 		return ending{OutcomeFailed, HangupSystem, "bridge failed: " + err.Error()}
 	}
 	defer bridge.Close()
+	bridged := time.Now()
 	now := r.e.opt.Now().UTC()
-	r.setCall(func(c *Call) { c.State, c.BridgedAt = StateBridged, &now })
-	r.publishCall(EventBridged)
+	url := r.startRecording(bridge)
+	r.setCall(EventBridged, func(c *Call) { c.State, c.BridgedAt, c.RecordingURL = StateBridged, &now, url })
 
 	var limit <-chan time.Time
 	if tl := r.call.Request.TimeLimit; tl > 0 && r.call.Request.TimeLimitHangup {
@@ -185,19 +207,34 @@ func (r *callRun) talk(from, to Session) ending {
 		defer t.Stop()
 		limit = t.C
 	}
-	var by HangupBy
-	var reason string
-	select {
-	case <-from.Context().Done():
-		by, reason = partyEnded(HangupFrom, from)
-	case <-to.Context().Done():
-		by, reason = partyEnded(HangupTo, to)
-	case <-limit:
-		by, reason = HangupTimeLimit, fmt.Sprintf("time limit of %d s reached", r.call.Request.TimeLimit)
-	case <-r.ctx.Done():
-		by, reason = r.stoppedBy(), context.Cause(r.ctx).Error()
+	alerts := newAlertSchedule(r.call.Request)
+	for {
+		var alert <-chan time.Time
+		t := alerts.timer(bridged)
+		if t != nil {
+			alert = t.C
+		}
+		var by HangupBy
+		var reason string
+		select {
+		case <-alert:
+			mark, id := alerts.take()
+			r.playAlert(mark, id, from, to)
+			continue
+		case <-from.Context().Done():
+			by, reason = partyEnded(HangupFrom, from)
+		case <-to.Context().Done():
+			by, reason = partyEnded(HangupTo, to)
+		case <-limit:
+			by, reason = HangupTimeLimit, fmt.Sprintf("time limit of %d s reached", r.call.Request.TimeLimit)
+		case <-r.ctx.Done():
+			by, reason = r.stoppedBy(), context.Cause(r.ctx).Error()
+		}
+		if t != nil {
+			t.Stop()
+		}
+		return ending{OutcomeCompleted, by, reason}
 	}
-	return ending{OutcomeCompleted, by, reason}
 }
 
 // partyEnded says who ended a bridged call when one party's session
@@ -335,6 +372,7 @@ collect:
 				winner, winnerLeg = res.session, res.leg
 				cancelWave(ErrLostRace)
 				r.legAnswered(res.leg, res.at)
+				r.answered(res.leg, res.session)
 				continue
 			}
 			r.legFailed(ringCtx, res.leg, res.err, w.RingTime)
@@ -377,6 +415,9 @@ collect:
 // dial places one leg through the backend, recording its progress.
 func (r *callRun) dial(ctx context.Context, leg *Leg, peer Session) (Session, error) {
 	req := DialRequest{CallID: leg.CallID, LegID: leg.ID, Number: leg.Number, CallerID: leg.CallerID, Peer: peer}
+	if _, plays := peer.(Player); plays && leg.Side == SideTo && r.call.Request.RingTone != "" {
+		req.NoEarlyMedia = true // from hears the ringTone instead
+	}
 	return r.e.backend.Dial(ctx, req, func(p Progress) {
 		if p == ProgressSent {
 			r.dialSent(leg.Side, time.Now())
@@ -428,10 +469,12 @@ func (r *callRun) newLeg(side SideName, sr SideRequest, t dialTarget, w dialer.W
 		leg.Disposition, leg.EndedAt, ev = DispSkipped, &now, EventLegEnded
 	}
 	r.call.Legs = append(r.call.Legs, leg)
-	snap := leg.Clone()
+	r.queueLocked(leg, r.legEvent(ev, leg, now))
+	writeNow := r.scheduleLocked()
 	r.mu.Unlock()
-	r.saveLeg(snap)
-	r.publishLeg(ev, snap)
+	if writeNow {
+		r.flush()
+	}
 	return leg
 }
 
@@ -490,41 +533,40 @@ func (r *callRun) endLeg(leg *Leg, disp Disposition, code int, reason string) {
 }
 
 // updateLeg changes a leg under the call's lock and, when change reports a
-// change, writes it to the store before announcing it.
+// change, queues it for a write (leg progress: persist.go) and its event
+// for after the write. Once the record is final a leg no longer changes.
 func (r *callRun) updateLeg(leg *Leg, ev EventType, change func(*Leg) bool) {
 	r.mu.Lock()
-	if !change(leg) {
+	if r.final || !change(leg) {
 		r.mu.Unlock()
 		return
 	}
-	snap := leg.Clone()
+	r.queueLocked(leg, r.legEvent(ev, leg, r.e.opt.Now().UTC()))
+	writeNow := r.scheduleLocked()
 	r.mu.Unlock()
-	r.saveLeg(snap)
-	r.publishLeg(ev, snap)
+	if writeNow {
+		r.flush()
+	}
 }
 
-func (r *callRun) setCall(change func(*Call)) {
+// setCall changes the call's own fields, a milestone: it is written at
+// once with every change queued before it, then ev (when set) is
+// published.
+func (r *callRun) setCall(ev EventType, change func(*Call)) {
 	r.mu.Lock()
 	change(r.call)
-	snap := r.call.Clone()
-	r.mu.Unlock()
-	ctx, cancel := r.storeCtx()
-	defer cancel()
-	err := r.e.store.SaveCall(ctx, snap)
-	r.e.storeErr("save_call", err)
-	if err != nil {
-		r.log.Error("store: save call", "err", err)
+	var e Event
+	if ev != "" {
+		e = Event{Type: ev, CallID: r.call.ID, Tenant: r.call.Tenant, Time: r.e.opt.Now().UTC(), Call: r.call.Clone()}
 	}
+	r.queueLocked(nil, e)
+	r.mu.Unlock()
+	r.flush()
 }
 
-func (r *callRun) saveLeg(l *Leg) {
-	ctx, cancel := r.storeCtx()
-	defer cancel()
-	err := r.e.store.SaveLeg(ctx, l)
-	r.e.storeErr("save_leg", err)
-	if err != nil {
-		r.log.Error("store: save leg", "leg_id", l.ID, "err", err)
-	}
+// legEvent is the event announcing a leg's change. r.mu must be held.
+func (r *callRun) legEvent(t EventType, l *Leg, at time.Time) Event {
+	return Event{Type: t, CallID: l.CallID, Tenant: r.call.Tenant, Time: at, Leg: l.Clone()}
 }
 
 func (r *callRun) storeCtx() (context.Context, context.CancelFunc) {
@@ -533,13 +575,6 @@ func (r *callRun) storeCtx() (context.Context, context.CancelFunc) {
 
 func (r *callRun) publishLeg(t EventType, l *Leg) {
 	r.e.events.publish(Event{Type: t, CallID: l.CallID, Tenant: r.call.Tenant, Time: r.e.opt.Now().UTC(), Leg: l})
-}
-
-func (r *callRun) publishCall(t EventType) {
-	r.mu.Lock()
-	snap := r.call.Clone()
-	r.mu.Unlock()
-	r.e.events.publish(Event{Type: t, CallID: snap.ID, Tenant: snap.Tenant, Time: r.e.opt.Now().UTC(), Call: snap})
 }
 
 // end writes the final record. Legs still cancelling get a bounded wait;
@@ -558,6 +593,10 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 	<-r.leasesDone
 	r.releaseAll()
 
+	// Held until the final record is written: a batched write still in
+	// flight lands before it, none after it (persist.go).
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	now := r.e.opt.Now().UTC()
 	for _, l := range r.call.Legs {
@@ -572,10 +611,14 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 		l.State, l.EndedAt = LegEnded, &now
 	}
 	finish(r.call, now, outcome, by, reason)
+	pending := r.takeFinalLocked()
 	snap := r.call.Clone()
 	r.mu.Unlock()
 
 	r.endCallWithRetry(snap)
+	for _, ev := range pending {
+		r.e.events.publish(ev)
+	}
 	for _, l := range snap.Legs {
 		if l.Disposition == DispAnswered {
 			r.publishLeg(EventLegEnded, l)

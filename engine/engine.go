@@ -37,10 +37,19 @@ type Options struct {
 	StoreTimeout time.Duration
 	// HangupTimeout bounds the teardown of a call's legs; 0 means 5 s.
 	HangupTimeout time.Duration
+	// ProgressWriteDelay is how long a leg's progress (dialing, ringing,
+	// answered, failed) may wait to be written with the call's next
+	// milestone (persist.go); 0 means 100 ms, a negative value writes
+	// every change at once.
+	ProgressWriteDelay time.Duration
 	// Agents holds agents, groups and the shared routing state; nil means
 	// Agent and Group targets cannot be rung (their attempts are recorded
 	// as skipped).
 	Agents AgentStore
+	// HoldMusic is the announcement id a caller hears while it waits in a
+	// group's line for a free member (shared, or the call's tenant's);
+	// empty means the caller hears the ringTone, if any, or silence.
+	HoldMusic string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Observer is told what the engine counts and times (metrics); nil
@@ -68,6 +77,9 @@ func (o *Options) init() {
 	}
 	if o.HangupTimeout == 0 {
 		o.HangupTimeout = 5 * time.Second
+	}
+	if o.ProgressWriteDelay == 0 {
+		o.ProgressWriteDelay = defaultProgressWriteDelay
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -18,18 +18,25 @@ import (
 // stands in for telephony only; the SIP paths are tested end to end with
 // sipp.
 type fakeBackend struct {
-	// release lets "hold" attempts finish their cancel.
+	// release lets "hold" attempts finish their cancel; closing gate lets
+	// "gate" attempts answer.
 	release chan struct{}
+	gate    chan struct{}
+
+	// media makes Dial return mediaSessions and Bridge recordingBridges
+	// (media_test.go); requests keeps every DialRequest.
+	media    *mediaLog
+	requests []engine.DialRequest
 
 	mu     sync.Mutex
-	script map[string]string // number → "answer", "busy", "noanswer", "late", "hold", "slow"
+	script map[string]string // number → "answer", "busy", "noanswer", "late", "hold", "slow", "gate"
 	dials  []string
 	live   map[*fakeSession]bool
 	bridge int
 }
 
 func newFakeBackend(script map[string]string) *fakeBackend {
-	return &fakeBackend{script: script, live: make(map[*fakeSession]bool), release: make(chan struct{})}
+	return &fakeBackend{script: script, live: make(map[*fakeSession]bool), release: make(chan struct{}), gate: make(chan struct{})}
 }
 
 type fakeSession struct {
@@ -57,6 +64,9 @@ func (b *fakeBackend) Bridge(a, c engine.Session) (engine.Bridge, error) {
 	b.mu.Lock()
 	b.bridge++
 	b.mu.Unlock()
+	if b.media != nil {
+		return &recordingBridge{log: b.media}, nil
+	}
 	return nopBridge{}, nil
 }
 
@@ -67,6 +77,7 @@ func (nopBridge) Close() error { return nil }
 func (b *fakeBackend) Dial(ctx context.Context, req engine.DialRequest, progress func(engine.Progress)) (engine.Session, error) {
 	b.mu.Lock()
 	b.dials = append(b.dials, req.Number)
+	b.requests = append(b.requests, req)
 	mode := b.script[req.Number]
 	b.mu.Unlock()
 	progress(engine.ProgressRinging)
@@ -76,6 +87,9 @@ func (b *fakeBackend) Dial(ctx context.Context, req engine.DialRequest, progress
 		b.mu.Lock()
 		b.live[s] = true
 		b.mu.Unlock()
+		if b.media != nil {
+			return &mediaSession{fakeSession: s, log: b.media}, nil
+		}
 		return s, nil
 	}
 	switch mode {
@@ -91,6 +105,13 @@ func (b *fakeBackend) Dial(ctx context.Context, req engine.DialRequest, progress
 		<-ctx.Done()
 		<-b.release
 		return nil, &engine.DialError{Disposition: engine.DispCanceled, SIPCode: 487, Err: context.Cause(ctx)}
+	case "gate":
+		select {
+		case <-ctx.Done():
+			return nil, &engine.DialError{Disposition: engine.DispCanceled, SIPCode: 487, Err: context.Cause(ctx)}
+		case <-b.gate:
+			return answer()
+		}
 	case "slow":
 		select {
 		case <-ctx.Done():

@@ -16,6 +16,16 @@ const (
 	EventLegEnded    EventType = "leg.ended"
 	EventBridged     EventType = "call.bridged"
 	EventCallEnded   EventType = "call.ended"
+	// EventLegDTMF: the leg's party pressed a key (Digit).
+	EventLegDTMF EventType = "leg.dtmf"
+	// EventDTMFSent: digits were sent to the leg's party (Digit).
+	EventDTMFSent EventType = "leg.dtmf_sent"
+	// EventAlertPlayed: the time-limit alert of a mark (Call.AlertsPlayed)
+	// started playing to both parties.
+	EventAlertPlayed EventType = "call.alert"
+	// EventRecordingStarted: the bridge is being recorded
+	// (Call.RecordingURL).
+	EventRecordingStarted EventType = "call.recording"
 )
 
 // Event is one change, published after it was written to the store.
@@ -28,6 +38,8 @@ type Event struct {
 	Leg *Leg `json:"leg,omitempty"`
 	// Call is a snapshot of the call for call events.
 	Call *Call `json:"call,omitempty"`
+	// Digit is the key(s) of a DTMF event.
+	Digit string `json:"digit,omitempty"`
 }
 
 // eventHub fans events out to in-process subscribers.

@@ -103,7 +103,7 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 			rang = true
 			step++
 			if s, leg := r.wave(ctx, side, sr, w, []dialTarget{t}, peer); s != nil {
-				r.bindSticky(h, leg.AgentID)
+				r.groupAnswered(h, leg)
 				return s, leg
 			}
 			if ctx.Err() != nil {
@@ -115,7 +115,7 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 			w := dialer.Wave{Round: round, Step: step, RingTime: h.ringTime}
 			step++
 			if s, leg := r.wave(ctx, side, sr, w, targets, peer); s != nil {
-				r.bindSticky(h, leg.AgentID)
+				r.groupAnswered(h, leg)
 				return s, leg
 			}
 		}
@@ -125,6 +125,15 @@ func (r *callRun) huntGroup(ctx context.Context, side SideName, sr SideRequest, 
 		needFree = !rang
 	}
 	return nil, nil
+}
+
+// groupAnswered notes what a member's answer means beyond the hunt: the
+// sticky binding, and recording when the group records its calls.
+func (r *callRun) groupAnswered(h *groupHunt, leg *Leg) {
+	r.bindSticky(h, leg.AgentID)
+	if h.g.Recording {
+		r.groupRecords.Store(true)
+	}
 }
 
 func (r *callRun) newGroupHunt(ctx context.Context, side SideName, sr SideRequest, groupID string) (*groupHunt, error) {
@@ -350,6 +359,7 @@ func (r *callRun) waitTurn(ctx context.Context, h *groupHunt, needFree bool) (bo
 			if !r.e.opt.Now().Before(h.deadline) {
 				return false, fmt.Sprintf("queue timeout: no member free within %s", r.queueTimeout(h.g))
 			}
+			r.audio.holding() // until the hunt rings someone again
 			select {
 			case <-ctx.Done():
 				return false, ""
@@ -376,6 +386,7 @@ func (r *callRun) waitTurn(ctx context.Context, h *groupHunt, needFree bool) (bo
 			continue
 		}
 		if ahead < max(free, 1) {
+			r.audio.ringing() // hold music, if it played, gives way
 			return true, ""
 		}
 		needFree = true

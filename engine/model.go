@@ -60,6 +60,9 @@ type CallRequest struct {
 	TimeLimitAlert []int    `json:"time_limit_alert,omitempty"`
 	AlertAudio     []string `json:"alert_audio,omitempty"`
 	RingTone       string   `json:"ring_tone,omitempty"`
+	// Record records the bridged conversation (a parameter beyond the
+	// spec; a group with recording on records its calls too).
+	Record bool `json:"record,omitempty"`
 
 	Sticky          string `json:"sticky,omitempty"`
 	StickyTimeType  string `json:"sticky_time_type,omitempty"`
@@ -134,6 +137,17 @@ type Call struct {
 	RingSeconds float64 `json:"ring_seconds"`
 	TalkSeconds float64 `json:"talk_seconds"`
 
+	// RecordingURL is where the call's recording is served, once
+	// recording started (GET /v1/calls/{callid}/recording).
+	RecordingURL string `json:"recording_url,omitempty"`
+	// AlertsPlayed are the talk-time marks (seconds) whose alert was
+	// played.
+	AlertsPlayed []int `json:"alerts_played,omitempty"`
+	// MediaErrors say which media feature of the request could not be
+	// carried out (an announcement the backend could not play, a
+	// recording it could not start): the call went on without it.
+	MediaErrors []string `json:"media_errors,omitempty"`
+
 	// Legs are every attempt in the order they were made.
 	Legs []*Leg `json:"legs"`
 }
@@ -143,16 +157,25 @@ func (c *Call) Live() bool { return c.State != StateEnded }
 
 // Clone returns a deep copy, so a snapshot can leave the call goroutine.
 func (c *Call) Clone() *Call {
+	cp := c.cloneOwn()
+	cp.Legs = make([]*Leg, len(c.Legs))
+	for i, l := range c.Legs {
+		cp.Legs[i] = l.Clone()
+	}
+	return cp
+}
+
+// cloneOwn returns a deep copy of the call's own fields, without its legs.
+func (c *Call) cloneOwn() *Call {
 	cp := *c
 	cp.Request.From.Values = append([]string(nil), c.Request.From.Values...)
 	cp.Request.To.Values = append([]string(nil), c.Request.To.Values...)
 	cp.Request.TimeLimitAlert = append([]int(nil), c.Request.TimeLimitAlert...)
 	cp.Request.AlertAudio = append([]string(nil), c.Request.AlertAudio...)
 	cp.AnswerAt, cp.BridgedAt, cp.EndedAt = clonet(c.AnswerAt), clonet(c.BridgedAt), clonet(c.EndedAt)
-	cp.Legs = make([]*Leg, len(c.Legs))
-	for i, l := range c.Legs {
-		cp.Legs[i] = l.Clone()
-	}
+	cp.AlertsPlayed = append([]int(nil), c.AlertsPlayed...)
+	cp.MediaErrors = append([]string(nil), c.MediaErrors...)
+	cp.Legs = nil
 	return &cp
 }
 
@@ -211,6 +234,10 @@ type Leg struct {
 	Disposition Disposition `json:"disposition,omitempty"`
 	SIPCode     int         `json:"sip_code,omitempty"`
 	Reason      string      `json:"reason,omitempty"`
+
+	// DTMF are the keys the leg's party pressed while answered, in order
+	// (at most maxLegDTMF are kept).
+	DTMF string `json:"dtmf,omitempty"`
 
 	// Media counts the RTP this leg's party sent to the engine (in) and
 	// the engine sent to it (out), when the backend relays media.

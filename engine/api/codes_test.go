@@ -137,6 +137,7 @@ var codeCases = []codeCase{
 	{"1539", 400, "conflicting repeats", []string{"+from=9876543211"}},
 	{"1539", 400, "timeLimitHangup invalid", []string{"timeLimit=60", "timeLimitHangup=maybe"}},
 	{"1539", 400, "sticky invalid", []string{"sticky=sometimes"}},
+	{"1539", 400, "record invalid", []string{"record=maybe"}},
 }
 
 // notProduced are the spec's codes validation never returns (see doc.go).

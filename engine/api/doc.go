@@ -90,6 +90,9 @@
 //  15. dndFilter: from/to/both (1570); a checked side must be of type
 //     Number (1571/1572, from first), then none of its numbers may be on
 //     the tenant's DND list (1573/1574).
+//  16. record (beyond the spec): yes/no/true/false/1/0, default no; any
+//     other value 1539. With yes the bridged conversation is recorded
+//     (a group with recording on records its calls whatever record says).
 //
 // Where a condition depends only on other parameters (1561, 1568) it is
 // checked before the value itself; where it depends on the value (1556,

@@ -20,6 +20,7 @@ import (
 type fakeEngine struct {
 	OriginateFn func(ctx context.Context, tenant string, req engine.CallRequest) (*engine.Call, error)
 	HangupFn    func(ctx context.Context, tenant, id string) error
+	SendDTMFFn  func(ctx context.Context, tenant, callID, legID, digits string) error
 	ListFn      func(ctx context.Context, q engine.CallQuery) (engine.CallPage, error)
 	SubscribeFn func(callID string) (<-chan engine.Event, func())
 	ReadyFn     func(ctx context.Context) error
@@ -99,6 +100,13 @@ func (f *fakeEngine) Subscribe(callID string) (<-chan engine.Event, func()) {
 	}
 	ch := make(chan engine.Event)
 	return ch, func() {}
+}
+
+func (f *fakeEngine) SendDTMF(ctx context.Context, tenant, callID, legID, digits string) error {
+	if f.SendDTMFFn != nil {
+		return f.SendDTMFFn(ctx, tenant, callID, legID, digits)
+	}
+	return engine.ErrNotSupported
 }
 
 func (f *fakeEngine) Ready(ctx context.Context) error {

@@ -89,7 +89,7 @@ var paramNames = []string{
 	"timeLimit", "timeLimitHangup", "timeLimitAlert", "timeLimtAlert", "alertAudio", "ringTone",
 	"fromWebLogin", "fromCallLogin", "toWebLogin", "toCallLogin", "fromCLI", "toCLI",
 	"sticky", "stickyTimeType", "stickyTimeValue", "stickyAgentBusy", "queueTimeout",
-	"dndFilter", "mode",
+	"dndFilter", "mode", "record",
 }
 
 // side is one side while it is being parsed.
@@ -188,6 +188,7 @@ func ParseClickToCall(ctx context.Context, v url.Values, dir Directory) (engine.
 		p.sticky,
 		p.queueTimeout,
 		p.dnd,
+		p.record,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

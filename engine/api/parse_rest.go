@@ -302,3 +302,18 @@ func (p *parser) dnd() *Error {
 	}
 	return nil
 }
+
+// record (beyond the spec): yes/no/true/false/1/0 in any case, default
+// no; anything else 1539, the spec's code for a malformed flag.
+func (p *parser) record() *Error {
+	val, err := p.f.optional("record")
+	if err != nil || val == "" {
+		return err
+	}
+	b, ok := parseBool(val)
+	if !ok {
+		return newError("1539", "record must be yes or no, not "+quote(val))
+	}
+	p.req.Record = b
+	return nil
+}

@@ -49,7 +49,7 @@ func TestEveryParameter(t *testing.T) {
 		"fromWebLogin=YES", "fromCallLogin=na", "toWebLogin=na", "toCallLogin=",
 		"fromCLI=agent_cli", "toCLI=+911234567",
 		"sticky=Yes", "stickyTimeType=HOUR", "stickyTimeValue=2", "stickyAgentBusy=retrytemp",
-		"dndFilter=to", "mode=Developer", "somethingElse=ignored",
+		"dndFilter=to", "mode=Developer", "record=YES", "somethingElse=ignored",
 	)
 	req := mustParse(t, v)
 	want := engine.CallRequest{
@@ -69,6 +69,7 @@ func TestEveryParameter(t *testing.T) {
 		QueueTimeout:    60,
 		DNDFilter:       "to",
 		Mode:            "developer",
+		Record:          true,
 	}
 	if !reflect.DeepEqual(req, want) {
 		t.Fatalf("parsed:\n got %+v\nwant %+v", req, want)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -19,6 +20,7 @@ type Engine interface {
 	List(ctx context.Context, q engine.CallQuery) (engine.CallPage, error)
 	Hangup(ctx context.Context, tenant, id string) error
 	Subscribe(callID string) (<-chan engine.Event, func())
+	SendDTMF(ctx context.Context, tenant, callID, legID, digits string) error
 	Ready(ctx context.Context) error
 	Draining() bool
 }
@@ -58,6 +60,10 @@ type Config struct {
 	// announcement questions of click-to-call validation (ringTone,
 	// alertAudio), whatever Directory is.
 	Announcements Announcements
+	// Recordings is the directory of call recordings, named
+	// "<tenant>/<callid>.wav" (GET /v1/calls/{callid}/recording); nil:
+	// that route answers 501.
+	Recordings fs.FS
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means 64 KiB.
@@ -70,29 +76,31 @@ type Config struct {
 // Server serves the click-to-call API (/v2/clickToCall/para), the JSON API
 // (/v1) and the health probes (/healthz, /readyz).
 type Server struct {
-	eng       Engine
-	tenants   map[string]string
-	agents    engine.AgentStore
-	dir       Directory
-	ann       Announcements
-	now       func() time.Time
-	log       *slog.Logger
-	maxBody   int64
-	heartbeat time.Duration
+	eng        Engine
+	tenants    map[string]string
+	agents     engine.AgentStore
+	dir        Directory
+	ann        Announcements
+	recordings fs.FS
+	now        func() time.Time
+	log        *slog.Logger
+	maxBody    int64
+	heartbeat  time.Duration
 }
 
 // NewServer returns a Server for cfg.
 func NewServer(cfg Config) *Server {
 	s := &Server{
-		eng:       cfg.Engine,
-		tenants:   canonicalTenants(cfg.Tenants),
-		agents:    cfg.Agents,
-		dir:       cfg.Directory,
-		ann:       cfg.Announcements,
-		now:       time.Now,
-		log:       cfg.Logger,
-		maxBody:   cfg.MaxBodyBytes,
-		heartbeat: cfg.SSEHeartbeat,
+		eng:        cfg.Engine,
+		tenants:    canonicalTenants(cfg.Tenants),
+		agents:     cfg.Agents,
+		dir:        cfg.Directory,
+		ann:        cfg.Announcements,
+		recordings: cfg.Recordings,
+		now:        time.Now,
+		log:        cfg.Logger,
+		maxBody:    cfg.MaxBodyBytes,
+		heartbeat:  cfg.SSEHeartbeat,
 	}
 	if s.tenants == nil {
 		s.tenants = map[string]string{}
@@ -131,6 +139,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/calls/{callid}/events", s.authed(s.callEvents))
 	s.manageRoutes(mux)
 	s.announcementRoutes(mux)
+	s.callMediaRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	return s.recoverPanics(mux)
