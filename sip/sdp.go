@@ -158,6 +158,46 @@ func chooseCodec(m *sdp.MediaDescription, offered []Codec) (Codec, bool) {
 	return Codec{}, false
 }
 
+// noTelephoneEvent is the telephone-event payload type of a leg whose far
+// end did not answer one: it neither sends nor receives RFC 4733 DTMF.
+const noTelephoneEvent = -1
+
+// telephoneEvent is the payload type of telephone-event/8000 in the far
+// end's SDP (its first audio stream: one of its formats with an rtpmap of
+// that name), or noTelephoneEvent. We offer 101; an answer may choose
+// another number, which is then what the far end sends and expects.
+func telephoneEvent(body []byte) int {
+	var d sdp.SessionDescription
+	if err := d.Unmarshal(body); err != nil {
+		return noTelephoneEvent
+	}
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			pt, enc, ok := strings.Cut(a.Value, " ")
+			if !ok || !strings.EqualFold(strings.TrimSpace(enc), "telephone-event/8000") {
+				continue
+			}
+			n, err := strconv.Atoi(pt)
+			if err != nil || n < 0 || n > 127 {
+				continue
+			}
+			for _, f := range m.MediaName.Formats {
+				if f == pt {
+					return n
+				}
+			}
+		}
+		break
+	}
+	return noTelephoneEvent
+}
+
 // farEndSends reports whether the far end's SDP says it sends audio: its
 // first audio stream is not a=recvonly or a=inactive (the media level
 // wins over the session level; no attribute means sendrecv). A far end

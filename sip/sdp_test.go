@@ -122,3 +122,24 @@ func TestSetRemoteNATHint(t *testing.T) {
 		}
 	}
 }
+
+func TestTelephoneEvent(t *testing.T) {
+	const head = "v=0\r\no=x 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n"
+	for _, tt := range []struct {
+		name string
+		body string
+		want int
+	}{
+		{"ours", head + "m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n", 101},
+		{"another number", head + "m=audio 4000 RTP/AVP 0 96\r\na=rtpmap:96 TELEPHONE-EVENT/8000\r\n", 96},
+		{"rtpmap without the format", head + "m=audio 4000 RTP/AVP 0\r\na=rtpmap:101 telephone-event/8000\r\n", noTelephoneEvent},
+		{"format without rtpmap", head + "m=audio 4000 RTP/AVP 0 101\r\n", noTelephoneEvent},
+		{"other clock", head + "m=audio 4000 RTP/AVP 0 102\r\na=rtpmap:102 telephone-event/48000\r\n", noTelephoneEvent},
+		{"first audio stream only", head + "m=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n", noTelephoneEvent},
+		{"garbage", "nope", noTelephoneEvent},
+	} {
+		if got := telephoneEvent([]byte(tt.body)); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
