@@ -48,6 +48,9 @@ type Config struct {
 	MediaTimeout time.Duration
 	// Trunks route the numbers dialed.
 	Trunks []Trunk
+	// Announcements is where Session.Play finds the audio it plays; nil
+	// means every Play fails with engine.ErrUnknownAnnouncement.
+	Announcements Announcements
 }
 
 // Trunk is a SIP peer numbers are sent to.

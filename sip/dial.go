@@ -72,8 +72,9 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		}
 	}()
 
-	// While it rings, the leg's early media is relayed to its peer.
-	early := b.newEarlyMedia(req.Peer, stream, codecs, log)
+	// While it rings, the leg's early media is relayed to its peer (unless
+	// the request says NoEarlyMedia).
+	early := b.newEarlyMedia(req.Peer, stream, codecs, req.NoEarlyMedia, log)
 	defer early.stop()
 
 	sdpID := rand.Uint64() >> 1
@@ -156,7 +157,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	}
 	setRemote(stream, remote, res.Source())
 
-	s := newSession(b, dlg, stream, codec, offer, log)
+	s := newSession(b, dlg, stream, codec, telephoneEvent(res.Body()), offer, log)
 	s.inv = inv
 	s.setDirection(res.Body(), time.Now())
 	if !b.register(s) {
@@ -165,6 +166,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 		return nil, classifyInviteError(ctx, &finalResponseError{res: res, err: ErrClosed})
 	}
 	early.answered(s)
+	s.listen()
 	handedOver = true
 	err = dlg.Ack(ctx)
 	close(s.acked)

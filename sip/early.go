@@ -24,13 +24,15 @@ var errNotEarlyOwner = errors.New("sip: peer hears another leg")
 // relay with no leg is a seal: an answered or bridged leg holds the peer
 // and no early media reaches it.
 type earlyRelay struct {
-	peer *Session
-	log  *slog.Logger
-	told atomic.Bool // the takeover was logged
+	peer   *Session
+	format legFormat // how the ringing leg labels its RTP (its early SDP)
+	log    *slog.Logger
+	told   atomic.Bool // the takeover was logged
 }
 
-// WriteRTP passes a packet of the ringing leg to the peer's party. It runs
-// on the leg's read goroutine and does not allocate.
+// WriteRTP passes a packet of the ringing leg to the peer's party, through
+// the peer's output like a bridged party's packets. It runs on the leg's
+// read goroutine and does not allocate.
 func (e *earlyRelay) WriteRTP(pkt []byte) error {
 	p := e.peer
 	if cur := p.early.Load(); cur != e {
@@ -42,7 +44,7 @@ func (e *earlyRelay) WriteRTP(pkt []byte) error {
 			e.log.Info("relaying early media to the peer", "peer_leg", p.SIPCallID())
 		}
 	}
-	return p.stream.WriteRTP(pkt)
+	return p.out.relay(pkt, e.format)
 }
 
 // earlyMedia is the early media of one attempt dialed with a peer.
@@ -54,34 +56,47 @@ type earlyMedia struct {
 	codecs []Codec
 	log    *slog.Logger
 	relay  *earlyRelay // set once a provisional response had SDP
+	// off: the dial request said NoEarlyMedia; the leg's early media is
+	// not relayed, but its answer still seals the peer.
+	off  bool
+	told bool // that it is not relayed was logged
 }
 
 // newEarlyMedia returns the early media of a leg dialed for peer, or nil
-// when peer is not a live session of this backend.
-func (b *Backend) newEarlyMedia(peer engine.Session, leg *media.Stream, codecs []Codec, log *slog.Logger) *earlyMedia {
+// when peer is not a live session of this backend. With off
+// (DialRequest.NoEarlyMedia) nothing is relayed.
+func (b *Backend) newEarlyMedia(peer engine.Session, leg *media.Stream, codecs []Codec, off bool, log *slog.Logger) *earlyMedia {
 	p, ok := peer.(*Session)
 	if !ok || p == nil || p.b != b || p.ctx.Err() != nil {
 		return nil
 	}
-	return &earlyMedia{peer: p, leg: leg, codecs: codecs, log: log}
+	return &earlyMedia{peer: p, leg: leg, codecs: codecs, off: off, log: log}
 }
 
 // provisional takes the SDP of a 180 or 183: the leg's stream is pointed
-// at it and, the first time, its packets are relayed to the peer.
+// at it and, the first time, its packets are relayed to the peer (unless
+// the request said NoEarlyMedia).
 func (em *earlyMedia) provisional(res *sipmsg.Response) {
 	if em == nil || len(res.Body()) == 0 || (res.StatusCode != 180 && res.StatusCode != 183) {
 		return
 	}
-	remote, _, err := parseAnswer(res.Body(), em.codecs)
+	remote, codec, err := parseAnswer(res.Body(), em.codecs)
 	if err != nil {
 		em.log.Info("early media ignored", "code", res.StatusCode, "error", err)
 		return
 	}
 	setRemote(em.leg, remote, res.Source())
+	if em.off {
+		if !em.told {
+			em.told = true
+			em.log.Info("early media not relayed (no early media asked)", "code", res.StatusCode, "remote_rtp", remote.String())
+		}
+		return
+	}
 	if em.relay != nil || em.peer.ctx.Err() != nil {
 		return
 	}
-	em.relay = &earlyRelay{peer: em.peer, log: em.log}
+	em.relay = &earlyRelay{peer: em.peer, format: newLegFormat(codec, telephoneEvent(res.Body())), log: em.log}
 	em.leg.SetSink(em.relay)
 	em.log.Info("early media", "code", res.StatusCode, "remote_rtp", remote.String())
 }

@@ -51,24 +51,41 @@ type Session struct {
 	// when none. earlyRefused counts the packets of other legs dropped.
 	early        atomic.Pointer[earlyRelay]
 	earlyRefused atomic.Uint64
+
+	// Media: format is how the far end labels its RTP; out is the one
+	// output every packet to the party goes through; peer is the other
+	// party's output while bridged (where what this party sends goes).
+	format legFormat
+	out    *output
+	peer   atomic.Pointer[output]
 }
 
-func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, sdp []byte, log *slog.Logger) *Session {
+// newSession is the session of a leg that answered codec and, in the same
+// SDP, telephone-event te (or noTelephoneEvent).
+func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, te int, sdp []byte, log *slog.Logger) *Session {
 	s := &Session{
 		b:      b,
 		dlg:    dlg,
 		stream: stream,
 		codec:  codec,
 		sdp:    sdp,
-		id:     dlg.ID,
 		log:    log,
 		done:   make(chan struct{}),
 		acked:  make(chan struct{}),
 	}
+	if dlg != nil {
+		s.id = dlg.ID
+	}
+	s.format = newLegFormat(codec, te)
+	s.out = newOutput(stream, s.format)
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.since.Store(time.Now().UnixNano())
 	return s
 }
+
+// listen makes the session's input the sink of its stream: from now on
+// what the party sends is relayed while bridged. Called once the leg answered, after its early media stopped.
+func (s *Session) listen() { s.stream.SetSink(&input{s: s}) }
 
 // Context is done when the leg ends; context.Cause says why
 // (engine.ErrRemoteHangup when the far end sent BYE,
@@ -96,6 +113,9 @@ func (s *Session) MediaStats() engine.MediaStats {
 
 // SIPCallID is the Call-ID of the leg's dialog.
 func (s *Session) SIPCallID() string {
+	if s.dlg == nil || s.dlg.InviteRequest == nil {
+		return ""
+	}
 	if h := s.dlg.InviteRequest.CallID(); h != nil {
 		return h.Value()
 	}
@@ -194,8 +214,10 @@ func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		sipmsg.NewHeader("Content-Type", "application/sdp"))
 }
 
-// Bridge joins the media of two answered legs of this backend. The bridge
-// ends when closed or when either leg ends.
+// Bridge joins the media of two answered legs of this backend: what each
+// party sends is relayed through the other leg's output (see the package
+// doc). The bridge ends when closed or when either leg ends. It is a
+// *Bridge.
 func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 	sx, ok1 := x.(*Session)
 	sy, ok2 := y.(*Session)
@@ -213,7 +235,7 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 			return nil, fmt.Errorf("sip: bridge: leg already ended: %w", context.Cause(s.ctx))
 		}
 	}
-	if sx.codec.PayloadType != sy.codec.PayloadType {
+	if sx.codec.Name != sy.codec.Name {
 		sx.log.Warn("bridging legs with different codecs; audio will be garbled", "peer_leg", sy.SIPCallID(),
 			"codec_a", sx.codec.Name, "codec_b", sy.codec.Name)
 	}
@@ -221,13 +243,9 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 	seal := &earlyRelay{}
 	sx.early.Store(seal)
 	sy.early.Store(seal)
-	link, err := media.Bridge(sx.stream, sy.stream)
-	if err != nil {
-		sx.early.CompareAndSwap(seal, nil)
-		sy.early.CompareAndSwap(seal, nil)
-		return nil, err
-	}
-	br := &bridge{link: link, unseal: func() {
+	sx.peer.Store(sy.out)
+	sy.peer.Store(sx.out)
+	br := &Bridge{b: b, x: sx, y: sy, unseal: func() {
 		sx.early.CompareAndSwap(seal, nil)
 		sy.early.CompareAndSwap(seal, nil)
 	}}
@@ -241,16 +259,21 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 	return br, nil
 }
 
-type bridge struct {
-	link   *media.Link
+var _ engine.Bridge = (*Bridge)(nil)
+
+// Bridge is two legs' media joined by Backend.Bridge.
+type Bridge struct {
+	b      *Backend
+	x, y   *Session
 	unseal func()
+
 	mu     sync.Mutex
 	closed bool
 	stops  []func() bool
 }
 
 // Close unjoins the media; the legs stay up. Idempotent.
-func (br *bridge) Close() error {
+func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
 		br.mu.Unlock()
@@ -262,7 +285,8 @@ func (br *bridge) Close() error {
 	for _, stop := range stops {
 		stop()
 	}
-	err := br.link.Close()
+	br.x.peer.CompareAndSwap(br.y.out, nil)
+	br.y.peer.CompareAndSwap(br.x.out, nil)
 	br.unseal()
-	return err
+	return nil
 }
