@@ -66,12 +66,21 @@ func newOutput(stream *media.Stream, f legFormat) *output {
 }
 
 // input is the sink of an answered leg's stream, on its read goroutine:
-// while bridged, every packet goes to the other party's output.
+// telephone-events go to the DTMF detector, and every packet to the other
+// party's output while bridged.
 type input struct{ s *Session }
 
-// WriteRTP takes one packet the far end sent. It does not allocate.
+// WriteRTP takes one packet the far end sent. It does not allocate
+// (the OnDTMF callback aside).
 func (in *input) WriteRTP(pkt []byte) error {
 	s := in.s
+	if int(pkt[1]&0x7F) == s.format.te {
+		if d, ok := s.det.Detect(pkt); ok {
+			if f := s.onDTMF.Load(); f != nil {
+				(*f)(d)
+			}
+		}
+	}
 	if o := s.peer.Load(); o != nil {
 		return o.relay(pkt, s.format)
 	}

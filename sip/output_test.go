@@ -98,6 +98,12 @@ func TestMediaPathsDoNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, step); n != 0 {
 		t.Fatalf("relay allocates %v per packet", n)
 	}
+	ev := append(make([]byte, 12), media.DTMFEvent{Event: 1, Duration: 160}.Append(nil)...)
+	ev[0] = 0x80
+	a.OnDTMF(func(rune) {})
+	if n := testing.AllocsPerRun(1000, func() { i++; farEnd(ev, 101, i); in.WriteRTP(ev) }); n != 0 {
+		t.Fatalf("telephone-event relay allocates %v per packet", n)
+	}
 	p := &playback{player: media.NewPlayer(fill(0xAA, 10*media.FrameSamples), media.PCMA), loop: true, mix: true, preempted: make(chan struct{})}
 	b.out.start(p)
 	if n := testing.AllocsPerRun(1000, func() { step(); b.out.tick(p) }); n != 0 {

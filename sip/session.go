@@ -58,6 +58,12 @@ type Session struct {
 	format legFormat
 	out    *output
 	peer   atomic.Pointer[output]
+	// det finds key presses in what the party sends (read goroutine
+	// only); onDTMF is told of them.
+	det    *media.DTMFDetector
+	onDTMF atomic.Pointer[func(rune)]
+	// dtmfTurn holds a token while SendDTMF sends.
+	dtmfTurn chan struct{}
 }
 
 // newSession is the session of a leg that answered codec and, in the same
@@ -78,13 +84,15 @@ func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream
 	}
 	s.format = newLegFormat(codec, te)
 	s.out = newOutput(stream, s.format)
+	s.det = media.NewDTMFDetector(uint8(max(te, 0)))
+	s.dtmfTurn = make(chan struct{}, 1)
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.since.Store(time.Now().UnixNano())
 	return s
 }
 
 // listen makes the session's input the sink of its stream: from now on
-// what the party sends is relayed while bridged. Called once the leg answered, after its early media stopped.
+// what the party sends is looked at (DTMF) and relayed while bridged. Called once the leg answered, after its early media stopped.
 func (s *Session) listen() { s.stream.SetSink(&input{s: s}) }
 
 // Context is done when the leg ends; context.Cause says why
