@@ -51,6 +51,10 @@ type Config struct {
 	// Announcements is where Session.Play finds the audio it plays; nil
 	// means every Play fails with engine.ErrUnknownAnnouncement.
 	Announcements Announcements
+	// RecordingDir is the directory recordings are written to, as
+	// <RecordingDir>/<name>.wav (Bridge.StartRecording); empty means the
+	// backend does not record.
+	RecordingDir string
 }
 
 // Trunk is a SIP peer numbers are sent to.

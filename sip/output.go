@@ -66,19 +66,24 @@ func newOutput(stream *media.Stream, f legFormat) *output {
 }
 
 // input is the sink of an answered leg's stream, on its read goroutine:
-// telephone-events go to the DTMF detector, and every packet to the other
-// party's output while bridged.
+// telephone-events go to the DTMF detector, audio to a recording's tap,
+// and every packet to the other party's output while bridged.
 type input struct{ s *Session }
 
 // WriteRTP takes one packet the far end sent. It does not allocate
 // (the OnDTMF callback aside).
 func (in *input) WriteRTP(pkt []byte) error {
 	s := in.s
-	if int(pkt[1]&0x7F) == s.format.te {
+	switch pt := int(pkt[1] & 0x7F); pt {
+	case s.format.te:
 		if d, ok := s.det.Detect(pkt); ok {
 			if f := s.onDTMF.Load(); f != nil {
 				(*f)(d)
 			}
+		}
+	case int(s.format.audio):
+		if r := s.rec.Load(); r != nil {
+			r.tap(pkt)
 		}
 	}
 	if o := s.peer.Load(); o != nil {

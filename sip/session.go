@@ -64,6 +64,8 @@ type Session struct {
 	onDTMF atomic.Pointer[func(rune)]
 	// dtmfTurn holds a token while SendDTMF sends.
 	dtmfTurn chan struct{}
+	// rec is a recording's tap on what the party sends, nil when none.
+	rec atomic.Pointer[recChannel]
 }
 
 // newSession is the session of a leg that answered codec and, in the same
@@ -92,7 +94,8 @@ func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream
 }
 
 // listen makes the session's input the sink of its stream: from now on
-// what the party sends is looked at (DTMF) and relayed while bridged. Called once the leg answered, after its early media stopped.
+// what the party sends is looked at (DTMF, recording) and relayed while
+// bridged. Called once the leg answered, after its early media stopped.
 func (s *Session) listen() { s.stream.SetSink(&input{s: s}) }
 
 // Context is done when the leg ends; context.Cause says why
@@ -225,7 +228,7 @@ func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // Bridge joins the media of two answered legs of this backend: what each
 // party sends is relayed through the other leg's output (see the package
 // doc). The bridge ends when closed or when either leg ends. It is a
-// *Bridge.
+// *Bridge, which can record.
 func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 	sx, ok1 := x.(*Session)
 	sy, ok2 := y.(*Session)
@@ -267,9 +270,13 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 	return br, nil
 }
 
-var _ engine.Bridge = (*Bridge)(nil)
+var (
+	_ engine.Bridge          = (*Bridge)(nil)
+	_ engine.RecordingBridge = (*Bridge)(nil)
+)
 
-// Bridge is two legs' media joined by Backend.Bridge.
+// Bridge is two legs' media joined by Backend.Bridge. It records them on
+// request (engine.RecordingBridge; see the package doc).
 type Bridge struct {
 	b      *Backend
 	x, y   *Session
@@ -278,9 +285,12 @@ type Bridge struct {
 	mu     sync.Mutex
 	closed bool
 	stops  []func() bool
+	rec    *recorder // the recording under way, nil when none
+	last   *recorder // the latest recording started, for Recording
 }
 
-// Close unjoins the media; the legs stay up. Idempotent.
+// Close stops a recording under way (finishing its file) and unjoins the
+// media; the legs stay up. Idempotent.
 func (br *Bridge) Close() error {
 	br.mu.Lock()
 	if br.closed {
@@ -293,8 +303,9 @@ func (br *Bridge) Close() error {
 	for _, stop := range stops {
 		stop()
 	}
+	err := br.StopRecording()
 	br.x.peer.CompareAndSwap(br.y.out, nil)
 	br.y.peer.CompareAndSwap(br.x.out, nil)
 	br.unseal()
-	return nil
+	return err
 }
