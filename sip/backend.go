@@ -64,8 +64,11 @@ type Backend struct {
 	strays   strayTable
 	rtp      rtpTotals
 	dials    sync.WaitGroup
-	serving  sync.WaitGroup
-	stopJan  chan struct{} // closed by Close: stops the janitor
+	// recorders counts the recordings not yet finished; added to only
+	// while not closed.
+	recorders sync.WaitGroup
+	serving   sync.WaitGroup
+	stopJan   chan struct{} // closed by Close: stops the janitor
 
 	ready atomic.Bool
 }
@@ -292,6 +295,8 @@ func (b *Backend) Close() error {
 		}()
 	}
 	wg.Wait()
+	// The legs' ends close their bridges, which finish their recordings.
+	b.recorders.Wait()
 	// Attempts end once their CANCEL is answered; one still waiting for a
 	// first response (it may not CANCEL yet) is cut short by closing the
 	// transactions.

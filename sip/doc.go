@@ -107,7 +107,8 @@
 // long as the call. The header is brought up to date every 500 ms, so the
 // file is playable at every moment, even if the process dies. The
 // recording ends, and the file gets its final sizes, with StopRecording,
-// Close or the end of either leg; Bridge.Recording reports its path and
+// Close or the end of either leg (Backend.Close returns only once its
+// recordings are finished); Bridge.Recording reports its path and
 // duration.
 //
 // # Media timeout

@@ -101,6 +101,15 @@ func (br *Bridge) StartRecording(name string) error {
 	case br.rec != nil:
 		return ErrRecording
 	}
+	if !br.b.startRecorder() {
+		return ErrClosed
+	}
+	started := false
+	defer func() {
+		if !started {
+			br.b.recorders.Done()
+		}
+	}()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("sip: recording: %w", err)
 	}
@@ -130,9 +139,25 @@ func (br *Bridge) StartRecording(name string) error {
 	br.x.rec.Store(r.chans[0])
 	br.y.rec.Store(r.chans[1])
 	br.rec, br.last = r, r
-	go r.run()
+	started = true
+	go func() {
+		defer br.b.recorders.Done()
+		r.run()
+	}()
 	r.log.Info("recording", "path", path)
 	return nil
+}
+
+// startRecorder counts a recording that starts; false once the backend
+// is closing (Close waits for the recordings it counted).
+func (b *Backend) startRecorder() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.recorders.Add(1)
+	return true
 }
 
 // StopRecording finishes the recording under way (engine.RecordingBridge):

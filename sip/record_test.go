@@ -210,3 +210,36 @@ func checkChannels(t *testing.T, l, r []int16) {
 		t.Fatalf("%d frames with both parties of %d with either", good, talk)
 	}
 }
+
+// Closing the backend finishes the recordings of its bridges before it
+// returns.
+func TestCloseFinishesRecording(t *testing.T) {
+	dir := t.TempDir()
+	b, a, o := pair(t, Config{RecordingDir: dir, ByeTimeout: 100 * time.Millisecond}, 101, 101)
+	brg, err := b.Bridge(a.s, o.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := brg.(*Bridge)
+	if err := br.StartRecording("acme/closing"); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		a.phone.audio(a.ours, 8, fill(0x55, media.FrameSamples))
+	}
+	waitFor(t, "some audio recorded", func() bool { _, d := br.Recording(); return d > 0 })
+	b.Close() // the far ends do not answer the BYEs: bounded by ByeTimeout
+	f, err := os.ReadFile(filepath.Join(dir, "acme", "closing.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := readStereoWAV(f)
+	_, d := br.Recording()
+	if err != nil || 44+4*len(l) != len(f) || binary.LittleEndian.Uint32(f[4:]) != uint32(len(f)-8) ||
+		time.Duration(len(l))*time.Second/media.SampleRate != d {
+		t.Fatalf("after Close: %d samples in %d bytes, Recording %v: %v", len(l), len(f), d, err)
+	}
+	if err := br.StartRecording("acme/late"); err == nil {
+		t.Fatal("recording after Close")
+	}
+}
