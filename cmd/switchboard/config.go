@@ -32,6 +32,7 @@ type Config struct {
 	Tenants       []Tenant            `yaml:"tenants"`
 	Defaults      DefaultsConfig      `yaml:"defaults"`
 	Announcements AnnouncementsConfig `yaml:"announcements"`
+	Recordings    RecordingsConfig    `yaml:"recordings"`
 
 	// Agents and Groups seed the store at start-up: each is created when
 	// the store does not have it yet, and left alone when it does (the API
@@ -99,6 +100,15 @@ type Trunk struct {
 	Password  string   `yaml:"password"`
 	CallerID  string   `yaml:"caller_id"`
 	Prefixes  []string `yaml:"prefixes"`
+}
+
+// RecordingsConfig says where call recordings are kept.
+type RecordingsConfig struct {
+	// Dir holds the recordings as <dir>/<user_id>/<callid>.wav; created
+	// if missing. Empty: calls are not recorded (record=yes is noted on
+	// the record as not carried out). Nodes should share it, since
+	// GET /v1/calls/{callid}/recording reads it on whichever node answers.
+	Dir string `yaml:"dir"`
 }
 
 // Tenant is an API customer: the click-to-call user_id and token.
@@ -252,6 +262,7 @@ var envVars = []struct {
 	{"SWITCHBOARD_RETENTION", func(c *Config, v string) error { return setDuration(&c.Defaults.Retention, v) }},
 	{"SWITCHBOARD_DRAIN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Defaults.DrainTimeout, v) }},
 	{"SWITCHBOARD_MAX_LIVE_CALLS", func(c *Config, v string) error { return setInt(&c.Defaults.MaxLiveCalls, v) }},
+	{"SWITCHBOARD_RECORDINGS_DIR", func(c *Config, v string) error { c.Recordings.Dir = v; return nil }},
 	{"SWITCHBOARD_ANNOUNCEMENTS_DIR", func(c *Config, v string) error { c.Announcements.Dir = v; return nil }},
 	{"SWITCHBOARD_ANNOUNCEMENTS_SHARED_DIR", func(c *Config, v string) error { c.Announcements.SharedDir = v; return nil }},
 	{"SWITCHBOARD_ANNOUNCEMENTS_HOLD", func(c *Config, v string) error { c.Announcements.Hold = v; return nil }},

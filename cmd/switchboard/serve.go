@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/switchboard/switchboard/engine/metrics"
 	"github.com/switchboard/switchboard/engine/store/memory"
 	redisstore "github.com/switchboard/switchboard/engine/store/redis"
+	"github.com/switchboard/switchboard/media"
 	"github.com/switchboard/switchboard/media/announce"
 	"github.com/switchboard/switchboard/sip"
 	"github.com/switchboard/switchboard/sip/demophone"
@@ -40,6 +43,7 @@ func runServe(args []string, demo bool) error {
 	nodeID := fs.String("node-id", "", "this node's id in records (default: random)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	annDir := fs.String("announcements", "", "directory announcement uploads are written to; empty means memory (lost at restart)")
+	recDir := fs.String("recordings", "", "directory call recordings are written to; empty means calls are not recorded")
 	phonesAddr := fs.String("phones", demoPhonesAddr, "demo only: where the simulated phones listen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,7 +61,7 @@ func runServe(args []string, demo bool) error {
 	if err := applyEnv(&cfg, os.Getenv); err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel, annDir: &cfg.Announcements.Dir} {
+	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel, annDir: &cfg.Announcements.Dir, recDir: &cfg.Recordings.Dir} {
 		if *flagValue != "" {
 			*dst = *flagValue
 		}
@@ -114,7 +118,14 @@ func runServe(args []string, demo bool) error {
 		log.Info("demo phones listening", "addr", phones.Addr())
 	}
 
-	backend, err := sip.New(sipConfig(cfg.SIP), log)
+	recordings, err := openRecordings(cfg.Recordings.Dir)
+	if err != nil {
+		return err
+	}
+	sc := sipConfig(cfg.SIP)
+	sc.Announcements = playable{ann}
+	sc.RecordingDir = cfg.Recordings.Dir
+	backend, err := sip.New(sc, log)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -137,6 +148,7 @@ func runServe(args []string, demo bool) error {
 		Retention:    retention(cfg.Defaults.Retention.Duration),
 		MaxLiveCalls: cfg.Defaults.MaxLiveCalls,
 		Agents:       store,
+		HoldMusic:    ann.HoldID(),
 		Logger:       log,
 		Observer:     observer,
 	})
@@ -146,7 +158,7 @@ func runServe(args []string, demo bool) error {
 		log.Warn("ended calls a previous run of this node left live", "count", n)
 	}
 
-	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Announcements: ann, Tenants: cfg.tenantTokens(), Logger: log})
+	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Announcements: ann, Recordings: recordings, Tenants: cfg.tenantTokens(), Logger: log})
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -277,6 +289,10 @@ func addDemoSettings(cfg *Config, phones string) {
 	host, port, _ := net.SplitHostPort(phones)
 	p := 5070
 	fmt.Sscanf(port, "%d", &p)
+	if cfg.Recordings.Dir == "" {
+		// The demo records when asked (record=yes), somewhere temporary.
+		cfg.Recordings.Dir = filepath.Join(os.TempDir(), "switchboard-demo-recordings")
+	}
 	cfg.SIP.Trunks = append([]Trunk{{Name: "demo-phones", Host: host, Port: p, Transport: "udp", CallerID: "switchboard"}}, cfg.SIP.Trunks...)
 	for _, t := range cfg.Tenants {
 		if t.UserID == "1" {
@@ -334,4 +350,28 @@ func redactURL(u string) string {
 		return u
 	}
 	return u[:scheme+3] + "***" + u[at:]
+}
+
+// playable serves the announcement store to the SIP backend, which tells
+// an unknown announcement by engine.ErrUnknownAnnouncement.
+type playable struct{ *announce.Store }
+
+func (p playable) Payload(tenant, id string, c media.Codec) ([]byte, error) {
+	b, err := p.Store.Payload(tenant, id, c)
+	if errors.Is(err, announce.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", engine.ErrUnknownAnnouncement, err)
+	}
+	return b, err
+}
+
+// openRecordings makes sure the recordings directory exists and returns
+// it for the API to serve from (nil when recording is off).
+func openRecordings(dir string) (iofs.FS, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("recordings: %w", err)
+	}
+	return os.DirFS(dir), nil
 }
