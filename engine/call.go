@@ -624,6 +624,10 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 			r.publishLeg(EventLegEnded, l)
 		}
 	}
+	if snap.RecordingURL != "" {
+		// The bridge, and with it the recording, closed before end.
+		r.e.events.publish(Event{Type: EventRecordingReady, CallID: snap.ID, Tenant: snap.Tenant, Time: now, Call: snap})
+	}
 	r.e.events.publish(Event{Type: EventCallEnded, CallID: snap.ID, Tenant: snap.Tenant, Time: now, Call: snap})
 	if !r.endObserved {
 		r.endObserved = true

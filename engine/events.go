@@ -23,9 +23,9 @@ const (
 	// EventAlertPlayed: the time-limit alert of a mark (Call.AlertsPlayed)
 	// started playing to both parties.
 	EventAlertPlayed EventType = "call.alert"
-	// EventRecordingStarted: the bridge is being recorded
-	// (Call.RecordingURL).
-	EventRecordingStarted EventType = "call.recording"
+	// EventRecordingReady: the call has ended and its recording is
+	// complete at Call.RecordingURL (published just before call.ended).
+	EventRecordingReady EventType = "call.recording_ready"
 )
 
 // Event is one change, published after it was written to the store.

@@ -221,9 +221,20 @@ func TestRecordingStartsAtTheBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	events, unsubscribe := e.Subscribe(c.ID)
+	defer unsubscribe()
 	waitBridged(t, e, b, c.ID)
 	e.Hangup(context.Background(), "1", c.ID)
 	got := finished(t, e, c.ID)
+	ready := false
+	for len(events) > 0 {
+		if ev := <-events; ev.Type == engine.EventRecordingReady {
+			ready = true
+		}
+	}
+	if !ready {
+		t.Fatal("no call.recording_ready event")
+	}
 	if got.RecordingURL != "/v1/calls/"+c.ID+"/recording" {
 		t.Fatalf("recording_url = %q", got.RecordingURL)
 	}
