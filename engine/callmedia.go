@@ -281,7 +281,9 @@ func (r *callRun) dtmfReceived(leg *Leg, digit rune) {
 	writeNow := r.scheduleLocked()
 	r.mu.Unlock()
 	if writeNow {
-		r.flush()
+		// Called on the backend's media goroutine: never make it wait for
+		// the store.
+		go r.flush()
 	}
 }
 
