@@ -154,3 +154,36 @@ func BenchmarkRelay(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPlayback is the per-packet work of speaking on a leg, one 20 ms
+// tick each: "play" sends the next frame of an announcement (the party
+// hears only it); "mix" lays the next frame over the other party's queued
+// audio (a time-limit alert), the relayed packet included. Expect 0
+// allocs/op.
+func BenchmarkPlayback(b *testing.B) {
+	b.Run("play", func(b *testing.B) {
+		_, y, _ := relayPair(b)
+		p := &playback{player: media.NewPlayer(fill(0xAA, 50*media.FrameSamples), media.PCMA), loop: true, preempted: make(chan struct{})}
+		y.out.start(p)
+		defer y.out.stop(p)
+		b.ReportAllocs()
+		for b.Loop() {
+			y.out.tick(p)
+		}
+	})
+	b.Run("mix", func(b *testing.B) {
+		x, y, pkt := relayPair(b)
+		in := &input{s: x}
+		p := &playback{player: media.NewPlayer(fill(0xAA, 50*media.FrameSamples), media.PCMA), loop: true, mix: true, preempted: make(chan struct{})}
+		y.out.start(p)
+		defer y.out.stop(p)
+		b.ReportAllocs()
+		var i uint32
+		for b.Loop() {
+			i++
+			farEnd(pkt, 8, i)
+			in.WriteRTP(pkt)
+			y.out.tick(p)
+		}
+	})
+}
