@@ -8,6 +8,7 @@ package metrics
 import (
 	"log/slog"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,13 +115,26 @@ func (m *Metrics) NextDialSent(d time.Duration) { m.answerToInvite.Observe(d.Sec
 // StoreFailed counts a failed store operation.
 func (m *Metrics) StoreFailed(op string) { m.storeErrors.WithLabelValues(op).Inc() }
 
+// runtimeMetrics are the runtime/metrics the Go collector exposes on top
+// of its defaults (go_goroutines, go_memstats_*, go_gc_duration_seconds,
+// …), read at every scrape:
+//
+//   - /gc/heap/live:bytes as go_gc_heap_live_bytes: the heap the last
+//     garbage collection marked live, the memory the engine really holds
+//     (go_memstats_heap_alloc_bytes also counts garbage not yet
+//     collected). It changes only when a collection completes.
+//   - /gc/cycles/total:gc-cycles as go_gc_cycles_total_gc_cycles_total:
+//     completed collections, so a reader knows when the live heap was
+//     last brought up to date.
+var runtimeMetrics = regexp.MustCompile(`^/gc/(heap/live:bytes|cycles/total:gc-cycles)$`)
+
 // NewRegistry returns a private registry with the Go runtime and process
 // collectors; the metrics of this package are added to it by New and
 // RegisterSIP.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: runtimeMetrics})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return reg

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -62,11 +63,11 @@ type failingStore struct{ engine.Store }
 
 func (failingStore) SaveLeg(context.Context, *engine.Leg) error { return errors.New("store down") }
 
-func (s failingStore) SaveCall(ctx context.Context, c *engine.Call, legs ...*engine.Leg) error {
+func (s failingStore) SaveCall(ctx context.Context, c *engine.Call, legs []*engine.Leg, events ...engine.Event) error {
 	if len(legs) > 0 {
 		return errors.New("store down")
 	}
-	return s.Store.SaveCall(ctx, c)
+	return s.Store.SaveCall(ctx, c, nil, events...)
 }
 
 func newEngine(t *testing.T, wrap func(engine.Store) engine.Store) (*engine.Engine, *Metrics, *prometheus.Registry) {
@@ -231,5 +232,38 @@ switchboard_rtp_packets_rejected_total 7
 		if !strings.Contains(string(body), line) {
 			t.Errorf("/metrics lacks %q", line)
 		}
+	}
+}
+
+// TestRuntimeMetrics checks that the registry exposes the live heap after
+// garbage collection, the collections completed and the goroutines, read
+// from the runtime at each scrape.
+func TestRuntimeMetrics(t *testing.T) {
+	reg := NewRegistry()
+	runtime.GC()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		switch {
+		case m.GetGauge() != nil:
+			got[mf.GetName()] = m.GetGauge().GetValue()
+		case m.GetCounter() != nil:
+			got[mf.GetName()] = m.GetCounter().GetValue()
+		}
+	}
+	for _, name := range []string{"go_gc_heap_live_bytes", "go_gc_cycles_total_gc_cycles_total", "go_goroutines"} {
+		if v, ok := got[name]; !ok || v <= 0 {
+			t.Errorf("%s: %v (exposed: %v), want a positive value after a collection", name, v, ok)
+		}
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
 	}
 }
