@@ -573,10 +573,6 @@ func (r *callRun) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), r.e.opt.StoreTimeout)
 }
 
-func (r *callRun) publishLeg(t EventType, l *Leg) {
-	r.e.events.publish(Event{Type: t, CallID: l.CallID, Tenant: r.call.Tenant, Time: r.e.opt.Now().UTC(), Leg: l})
-}
-
 // end writes the final record. Legs still cancelling get a bounded wait;
 // any still open after it are closed in the record, so the final record
 // never shows a leg without an end.
@@ -611,24 +607,36 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 		l.State, l.EndedAt = LegEnded, &now
 	}
 	finish(r.call, now, outcome, by, reason)
-	pending := r.takeFinalLocked()
-	snap := r.call.Clone()
-	r.mu.Unlock()
-
-	r.endCallWithRetry(snap)
-	for _, ev := range pending {
-		r.e.events.publish(ev)
-	}
-	for _, l := range snap.Legs {
+	// The final record carries what was still waiting for a write, the
+	// end of every answered leg, the recording (the bridge, and with it
+	// the recording, closed before end) and the end of the call.
+	events := r.takeFinalLocked()
+	var last []Event
+	for _, l := range r.call.Legs {
 		if l.Disposition == DispAnswered {
-			r.publishLeg(EventLegEnded, l)
+			last = append(last, r.legEvent(EventLegEnded, l, now))
 		}
 	}
-	if snap.RecordingURL != "" {
-		// The bridge, and with it the recording, closed before end.
-		r.e.events.publish(Event{Type: EventRecordingReady, CallID: snap.ID, Tenant: snap.Tenant, Time: now, Call: snap})
+	if r.call.RecordingURL != "" {
+		last = append(last, Event{Type: EventRecordingReady, Time: now})
 	}
-	r.e.events.publish(Event{Type: EventCallEnded, CallID: snap.ID, Tenant: snap.Tenant, Time: now, Call: snap})
+	last = append(last, Event{Type: EventCallEnded, Time: now})
+	for i := range last {
+		r.call.stamp(&last[i])
+	}
+	snap := r.call.Clone()
+	for i := range last {
+		if last[i].Leg == nil {
+			last[i].Call = snap
+		}
+	}
+	events = append(events, last...)
+	r.mu.Unlock()
+
+	r.endCallWithRetry(snap, events)
+	for _, ev := range events {
+		r.e.events.publish(ev)
+	}
 	if !r.endObserved {
 		r.endObserved = true
 		r.e.opt.Observer.CallEnded(snap)
@@ -639,13 +647,14 @@ func (r *callRun) end(outcome Outcome, by HangupBy, reason string) {
 
 // endCallWithRetry writes the final record, retrying with jittered
 // exponential backoff: the final record is the one write a user must never
-// lose. Whole-record puts make the retries safe.
-func (r *callRun) endCallWithRetry(c *Call) {
+// lose. Whole-record puts make the retries safe, and a store appends a
+// write's events once however often it is repeated (they carry their Seq).
+func (r *callRun) endCallWithRetry(c *Call, events []Event) {
 	backoff := 100 * time.Millisecond
 	giveUp := time.Now().Add(finalRecordPatience)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := r.storeCtx()
-		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention)
+		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention, events...)
 		cancel()
 		r.e.storeErr("end_call", err)
 		if err == nil {

@@ -321,9 +321,13 @@ func (e *Engine) SendDTMF(ctx context.Context, tenant, callID, legID, digits str
 	}
 	run.mu.Lock()
 	ev := run.legEvent(EventDTMFSent, leg, e.opt.Now().UTC())
-	run.mu.Unlock()
 	ev.Digit = digits
-	e.events.publish(ev)
+	run.queueLocked(nil, ev)
+	writeNow := run.scheduleLocked()
+	run.mu.Unlock()
+	if writeNow {
+		run.flush()
+	}
 	return nil
 }
 

@@ -157,9 +157,13 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 		if c.BridgedAt != nil {
 			c.Outcome = OutcomeCompleted
 		}
-		if err := e.store.EndCall(ctx, c, e.opt.Retention); err != nil {
+		ended := Event{Type: EventCallEnded, Time: now.UTC()}
+		c.stamp(&ended)
+		ended.Call = c.Clone()
+		if err := e.store.EndCall(ctx, c, e.opt.Retention, ended); err != nil {
 			return n, fmt.Errorf("recover: end call %s: %w", id, err)
 		}
+		e.events.publish(ended)
 		e.log.Warn("ended call left live by a previous run", "call_id", id)
 		n++
 	}
@@ -194,8 +198,14 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 	e.wg.Add(1)
 	e.mu.Unlock()
 
+	run.mu.Lock()
+	created := Event{Type: EventCallCreated, Time: c.CreatedAt}
+	c.stamp(&created)
+	created.Call = c.Clone()
+	run.mu.Unlock()
+
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.StoreTimeout)
-	err := e.store.CreateCall(wctx, c)
+	err := e.store.CreateCall(wctx, c, created)
 	cancel()
 	e.storeErr("create_call", err)
 	if err != nil {
@@ -205,7 +215,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 		e.wg.Done()
 		return nil, fmt.Errorf("record call: %w", err)
 	}
-	e.events.publish(Event{Type: EventCallCreated, CallID: c.ID, Tenant: tenant, Time: c.CreatedAt, Call: c.Clone()})
+	e.events.publish(created)
 	snapshot := c.Clone()
 	e.opt.Observer.CallStarted()
 	go run.run()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -28,8 +29,14 @@ const (
 	EventRecordingReady EventType = "call.recording_ready"
 )
 
-// Event is one change, published after it was written to the store.
+// Event is one change, published after it was written to the store (and
+// appended to the event log with it).
 type Event struct {
+	// ID is unique across calls: "<callid>-e<seq>"; receivers of webhooks
+	// de-duplicate by it.
+	ID string `json:"id"`
+	// Seq numbers a call's events from 1, in the order they happened.
+	Seq    int       `json:"seq"`
 	Type   EventType `json:"type"`
 	CallID string    `json:"callid"`
 	Tenant string    `json:"user_id"`
@@ -89,5 +96,19 @@ func (h *eventHub) publish(ev Event) {
 		case s.ch <- ev:
 		default: // a slow subscriber loses the event; the store has it
 		}
+	}
+}
+
+// stamp numbers ev as the call's next event. The caller owns the call
+// (its run goroutine's lock, or the call before anyone else sees it).
+func (c *Call) stamp(ev *Event) {
+	c.EventSeq++
+	ev.Seq = c.EventSeq
+	ev.ID = fmt.Sprintf("%s-e%d", c.ID, c.EventSeq)
+	if ev.CallID == "" {
+		ev.CallID = c.ID
+	}
+	if ev.Tenant == "" {
+		ev.Tenant = c.Tenant
 	}
 }

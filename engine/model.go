@@ -63,6 +63,9 @@ type CallRequest struct {
 	// Record records the bridged conversation (a parameter beyond the
 	// spec; a group with recording on records its calls too).
 	Record bool `json:"record,omitempty"`
+	// StatusCallback is a URL the call's events are delivered to as
+	// webhooks, besides the tenant's own (a parameter beyond the spec).
+	StatusCallback string `json:"status_callback,omitempty"`
 
 	Sticky          string `json:"sticky,omitempty"`
 	StickyTimeType  string `json:"sticky_time_type,omitempty"`
@@ -147,6 +150,10 @@ type Call struct {
 	// carried out (an announcement the backend could not play, a
 	// recording it could not start): the call went on without it.
 	MediaErrors []string `json:"media_errors,omitempty"`
+
+	// EventSeq is the Seq of the call's latest event: a node that ends
+	// the call after its owner died goes on from here.
+	EventSeq int `json:"event_seq"`
 
 	// Legs are every attempt in the order they were made.
 	Legs []*Leg `json:"legs"`

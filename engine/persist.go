@@ -54,7 +54,9 @@ func (r *callRun) queueLocked(leg *Leg, ev Event) {
 		r.dirtyLegs = append(r.dirtyLegs, leg)
 	}
 	if ev.Type != "" {
+		r.call.stamp(&ev)
 		r.pendingEvents = append(r.pendingEvents, ev)
+		r.callDirty = true // the call's EventSeq moved
 	}
 }
 
@@ -100,7 +102,7 @@ func (r *callRun) flush() {
 	r.mu.Unlock()
 
 	ctx, cancel := r.storeCtx()
-	err := r.e.store.SaveCall(ctx, call, legs...)
+	err := r.e.store.SaveCall(ctx, call, legs, events...)
 	cancel()
 	r.e.storeErr("save_call", err)
 	if err != nil {

@@ -25,17 +25,17 @@ func (s *countingStore) count(kind string) {
 	s.mu.Unlock()
 }
 
-func (s *countingStore) CreateCall(ctx context.Context, c *engine.Call) error {
+func (s *countingStore) CreateCall(ctx context.Context, c *engine.Call, events ...engine.Event) error {
 	s.count("create")
-	return s.Store.CreateCall(ctx, c)
+	return s.Store.CreateCall(ctx, c, events...)
 }
 
-func (s *countingStore) SaveCall(ctx context.Context, c *engine.Call, legs ...*engine.Leg) error {
+func (s *countingStore) SaveCall(ctx context.Context, c *engine.Call, legs []*engine.Leg, events ...engine.Event) error {
 	s.mu.Lock()
 	s.writes["save_call"]++
 	s.legs += len(legs)
 	s.mu.Unlock()
-	return s.Store.SaveCall(ctx, c, legs...)
+	return s.Store.SaveCall(ctx, c, legs, events...)
 }
 
 func (s *countingStore) SaveLeg(ctx context.Context, l *engine.Leg) error {
@@ -43,9 +43,9 @@ func (s *countingStore) SaveLeg(ctx context.Context, l *engine.Leg) error {
 	return s.Store.SaveLeg(ctx, l)
 }
 
-func (s *countingStore) EndCall(ctx context.Context, c *engine.Call, retention time.Duration) error {
+func (s *countingStore) EndCall(ctx context.Context, c *engine.Call, retention time.Duration, events ...engine.Event) error {
 	s.count("end")
-	return s.Store.EndCall(ctx, c, retention)
+	return s.Store.EndCall(ctx, c, retention, events...)
 }
 
 func (s *countingStore) snapshot() (map[string]int, int) {
@@ -193,5 +193,49 @@ func TestEventsNeverRunAheadOfTheStore(t *testing.T) {
 	got := finished(t, e, c.ID)
 	if want := []string{"from:1001:canceled", "from:1002:answered", "to:2001:answered"}; !equal(dispositions(got), want) {
 		t.Fatalf("legs = %v, want %v", dispositions(got), want)
+	}
+}
+
+// Every event of a call has its own id and the next Seq, and subscribers
+// get them in that order: created, the legs, bridged, the end.
+func TestEventsAreNumberedInOrder(t *testing.T) {
+	e, _, _ := newCountingEngine(t, map[string]string{"1001": "busy"}, 0)
+	events, unsubscribe := e.Subscribe("")
+	defer unsubscribe()
+	c, err := e.Originate(context.Background(), "1", engine.CallRequest{
+		From: side(dialer.OneByOne, 0, "1001", "1002"),
+		To:   side(dialer.OneByOne, 0, "2001"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []engine.Event
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			got = append(got, ev)
+			switch ev.Type {
+			case engine.EventBridged:
+				e.Hangup(context.Background(), "1", c.ID)
+			case engine.EventCallEnded:
+				done = true
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no call.ended; got %d events", len(got))
+		}
+	}
+	ids := map[string]bool{}
+	for i, ev := range got {
+		if ev.Seq != i+1 || ev.CallID != c.ID || ev.Tenant != "1" || ids[ev.ID] || ev.ID == "" {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+		ids[ev.ID] = true
+	}
+	if got[0].Type != engine.EventCallCreated || got[len(got)-1].Type != engine.EventCallEnded {
+		t.Fatalf("first %s, last %s", got[0].Type, got[len(got)-1].Type)
+	}
+	final := finished(t, e, c.ID)
+	if final.EventSeq != len(got) {
+		t.Fatalf("record's event_seq %d, %d events", final.EventSeq, len(got))
 	}
 }

@@ -23,25 +23,31 @@ var ErrBadCursor = errors.New("invalid cursor")
 //
 // Every write is a whole-record put keyed by id, so a write retried after a
 // network error (go-redis retries) leaves the same state as one write.
+//
+// The three writes of a call (CreateCall, SaveCall, EndCall) also carry
+// the events that announce the change: they are appended to the durable
+// event log (EventLog) in the same step as the change, in the order given,
+// so that a change is never kept without its events nor an event without
+// its change. Events go to the stream of the call's node (c.Node).
 type Store interface {
 	// CreateCall stores a new call record (its Legs are ignored) and
 	// indexes it as live for its tenant and node. ErrExists if the id is
 	// taken by a different record; repeating the identical record (a
-	// retried write) returns nil.
-	CreateCall(ctx context.Context, c *Call) error
+	// retried write) returns nil, and appends its events only once.
+	CreateCall(ctx context.Context, c *Call, events ...Event) error
 	// SaveCall replaces the call's own fields and, in the same atomic
 	// write, the records of the given legs (each must belong to c: a leg
 	// whose CallID is not c.ID is an error and nothing is written). It
 	// ignores c.Legs, so the caller passes only the legs that changed;
 	// legs stored before and not passed are kept. ErrNotFound, writing
 	// nothing, when the store does not hold the call.
-	SaveCall(ctx context.Context, c *Call, legs ...*Leg) error
+	SaveCall(ctx context.Context, c *Call, legs []*Leg, events ...Event) error
 	// SaveLeg replaces one leg's record within its call.
 	SaveLeg(ctx context.Context, l *Leg) error
 	// EndCall stores the final record (call fields and every leg in
 	// c.Legs), removes the call from the live index and lets it expire
 	// after retention (0: keep forever).
-	EndCall(ctx context.Context, c *Call, retention time.Duration) error
+	EndCall(ctx context.Context, c *Call, retention time.Duration, events ...Event) error
 	// GetCall returns the call with its legs ordered by Seq.
 	GetCall(ctx context.Context, id string) (*Call, error)
 	// ListCalls returns a tenant's calls newest first.

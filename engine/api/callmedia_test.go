@@ -101,9 +101,9 @@ func TestRecordingRoute(t *testing.T) {
 		id     string
 		status int
 	}{
-		{c, "rec2", http.StatusNotFound},  // not recorded
-		{c, "rec3", http.StatusNotFound},  // recorded on another node
-		{c, "nope", http.StatusNotFound},  // no such call
+		{c, "rec2", http.StatusNotFound},                                               // not recorded
+		{c, "rec3", http.StatusNotFound},                                               // recorded on another node
+		{c, "nope", http.StatusNotFound},                                               // no such call
 		{v1Client{t, srv.URL, "202", testTenants["202"]}, "rec1", http.StatusNotFound}, // another tenant's call
 		{v1Client{t, srv.URL, "", ""}, "rec1", http.StatusUnauthorized},
 	} {

@@ -63,7 +63,7 @@ func TestTenantIndex(t *testing.T) {
 			} else {
 				c.Tenant = tenants[rng.IntN(3)]
 			}
-			_ = s.SaveCall(ctx, c)
+			_ = s.SaveCall(ctx, c, nil)
 		case op < 8:
 			c := made[rng.IntN(len(made))].Clone()
 			c.State = engine.StateEnded

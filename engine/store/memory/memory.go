@@ -60,6 +60,12 @@ type Store struct {
 
 	book book // agents, groups and routing memory (agents.go)
 
+	streams  map[string]*stream // node -> its event stream (events.go)
+	leases   map[string]lease   // node -> who reads its stream
+	appended chan struct{}      // closed (and replaced) at every append
+	dead     map[string][]*engine.DeadLetter
+	deadSeq  uint64
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -71,18 +77,25 @@ type entry struct {
 	call    *engine.Call
 	legs    map[int]*engine.Leg
 	expires time.Time // zero: kept until deleted
+	// eventSeq is the Seq of the last event appended for the call: a
+	// repeated write appends nothing twice.
+	eventSeq int
 }
 
 // New returns an empty Store and starts its janitor unless
 // opts.SweepInterval is negative. Call Close to stop the janitor.
 func New(opts Options) *Store {
 	s := &Store{
-		now:     opts.Now,
-		calls:   map[string]*entry{},
-		tenants: tenantIndex{},
-		live:    map[string]map[string]struct{}{},
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		now:      opts.Now,
+		calls:    map[string]*entry{},
+		tenants:  tenantIndex{},
+		live:     map[string]map[string]struct{}{},
+		streams:  map[string]*stream{},
+		leases:   map[string]lease{},
+		appended: make(chan struct{}),
+		dead:     map[string][]*engine.DeadLetter{},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -223,11 +236,12 @@ func own(c *engine.Call) *engine.Call {
 // a record that encodes to the same JSON as the stored one is the same
 // write repeated and succeeds, changing nothing, as in the Redis store;
 // any other record is ErrExists.
-func (s *Store) CreateCall(_ context.Context, c *engine.Call) error {
+func (s *Store) CreateCall(_ context.Context, c *engine.Call, events ...engine.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.lookup(c.ID); e != nil {
 		if sameRecord(e.call, c) {
+			s.appendLocked(e, c.Node, events)
 			return nil
 		}
 		return fmt.Errorf("memory store: create call %s: %w", c.ID, engine.ErrExists)
@@ -235,6 +249,7 @@ func (s *Store) CreateCall(_ context.Context, c *engine.Call) error {
 	e := &entry{legs: map[int]*engine.Leg{}}
 	s.calls[c.ID] = e
 	s.put(e, own(c), c.Live())
+	s.appendLocked(e, c.Node, events)
 	return nil
 }
 
@@ -248,7 +263,7 @@ func sameRecord(stored, c *engine.Call) bool {
 
 // SaveCall replaces the call's fields and inserts or replaces the given
 // legs, in one critical section, keeping the other legs and any expiry.
-func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs ...*engine.Leg) error {
+func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs []*engine.Leg, events ...engine.Event) error {
 	if err := checkLegs(c, legs); err != nil {
 		return fmt.Errorf("memory store: save call %s: %w", c.ID, err)
 	}
@@ -262,6 +277,7 @@ func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs ...*engine.Leg)
 	for _, l := range legs {
 		e.legs[l.Seq] = l.Clone()
 	}
+	s.appendLocked(e, c.Node, events)
 	return nil
 }
 
@@ -293,7 +309,7 @@ func (s *Store) SaveLeg(_ context.Context, l *engine.Leg) error {
 
 // EndCall stores the final record, takes the call off the live index and
 // sets (retention > 0) or clears (0) its expiry.
-func (s *Store) EndCall(_ context.Context, c *engine.Call, retention time.Duration) error {
+func (s *Store) EndCall(_ context.Context, c *engine.Call, retention time.Duration, events ...engine.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.lookup(c.ID)
@@ -308,6 +324,7 @@ func (s *Store) EndCall(_ context.Context, c *engine.Call, retention time.Durati
 	if retention > 0 {
 		e.expires = s.now().Add(retention)
 	}
+	s.appendLocked(e, c.Node, events)
 	return nil
 }
 

@@ -64,7 +64,7 @@ func TestExpiryOnRead(t *testing.T) {
 	if _, err := s.GetCall(ctx, "c1"); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("at the deadline: got %v, want ErrNotFound", err)
 	}
-	if err := s.SaveCall(ctx, c); !errors.Is(err, engine.ErrNotFound) {
+	if err := s.SaveCall(ctx, c, nil); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("SaveCall after expiry: got %v, want ErrNotFound", err)
 	}
 	s.mu.Lock()
@@ -125,4 +125,12 @@ func BenchmarkPerCall(b *testing.B) {
 	s := New(Options{})
 	defer s.Close()
 	storetest.BenchPerCall(b, s)
+}
+
+func TestEventLogConformance(t *testing.T) {
+	storetest.RunEventLog(t, func(t *testing.T) storetest.EventStore {
+		s := New(Options{SweepInterval: -1})
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
 }

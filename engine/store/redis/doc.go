@@ -16,6 +16,40 @@
 //	                              LiveCalls first found it in the set
 //	                              without its record
 //	P:live:nodes            SET   every node that ever had a live call
+//	P:events:{n:<node>}     STREAM the node's event log: field "e", the JSON
+//	                              of an engine.LoggedEvent; consumer group
+//	                              "webhooks", one consumer "lease-holder"
+//	P:events:{n:<node>}:lease STRING who reads the stream (PX lease)
+//	P:events:nodes          SET   every node with an event stream
+//	P:{t:<tenant>}:dead     STREAM the tenant's dead letters (field "e")
+//
+// The call's hash also has the field "eseq": the Seq of the last event
+// appended for the call.
+//
+// # Event log
+//
+// A write that carries events appends them in the same script that
+// writes the call's hash (putEventsScript, createEventsScript): on a
+// single server or a Sentinel's master a script may touch keys of any
+// slot, so the change and its events are one atomic step, in one round
+// trip. Each event is appended only if its Seq is above the hash's
+// "eseq", so a write repeated after a lost reply appends nothing twice,
+// and a write that changes nothing (unknown call, id taken) appends
+// nothing. On a Redis Cluster the stream is in another slot than the
+// call's hash, so the events go as plain XADDs beside the script in the
+// same pipeline: not atomic with the change, and appended again when a
+// write is repeated — webhook receivers de-duplicate by event id.
+//
+// Streams are bounded with XADD MAXLEN ~ 1,000,000: far more than a
+// dispatcher that keeps up leaves behind; a backlog beyond it (webhooks
+// down for days at full load) loses its oldest entries rather than
+// Redis's memory. Reading goes through one consumer group and a single
+// consumer name whoever holds the stream's lease, so a new holder (a
+// restart, a takeover of a dead node's stream) is first given the entries
+// its predecessor read and did not acknowledge, then new ones.
+// Acknowledged entries are deleted (XACK and XDEL). Leases are a key set
+// with NX and a TTL, renewed and released only by their holder (scripts
+// that compare the holder).
 //
 // Why this shape:
 //

@@ -50,6 +50,9 @@ type Store struct {
 	// in two round trips, in that order: on a cluster client, where one
 	// pipeline would not keep the order (see CreateCall).
 	createInTwoSteps bool
+	// cluster: keys of different hash tags cannot share a script, so a
+	// write's events are appended beside it, not within it (events.go).
+	cluster bool
 }
 
 // staleGrace is how long an index entry without its record is kept (and
@@ -139,7 +142,7 @@ func NewFromClient(c goredis.UniversalClient, opts Options) *Store {
 		opts.Prefix = "sb"
 	}
 	_, cluster := c.(*goredis.ClusterClient)
-	return &Store{c: c, opts: opts, grace: staleGrace, createInTwoSteps: cluster}
+	return &Store{c: c, opts: opts, grace: staleGrace, createInTwoSteps: cluster, cluster: cluster}
 }
 
 func (s *Store) callKey(id string) string { return s.opts.Prefix + ":{c:" + id + "}" }
@@ -234,8 +237,12 @@ return 0`)
 // the parts concurrently, so the script could run before the index writes
 // on their nodes; there it takes two round trips, the index pipeline and
 // then the script.
-func (s *Store) CreateCall(ctx context.Context, c *engine.Call) error {
+func (s *Store) CreateCall(ctx context.Context, c *engine.Call, events ...engine.Event) error {
 	js, err := callJSON(c)
+	if err != nil {
+		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
+	}
+	evArgs, err := eventArgs(events)
 	if err != nil {
 		return fmt.Errorf("redis store: create call %s: %w", c.ID, err)
 	}
@@ -244,16 +251,29 @@ func (s *Store) CreateCall(ctx context.Context, c *engine.Call) error {
 		s.queueLive(ctx, p, c)
 	}
 	keys := []string{s.callKey(c.ID)}
+	script, args := createScript, []any{js}
+	if len(events) > 0 && !s.cluster {
+		keys = s.eventKeys(c)
+		script, args = createEventsScript, append([]any{js, c.Node, streamMaxLen}, evArgs...)
+	}
 	var create *goredis.Cmd
 	if s.createInTwoSteps {
 		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error { index(p); return nil }); err != nil {
 			return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
 		}
-		create = createScript.Run(ctx, s.c, keys, js)
+		create = script.Run(ctx, s.c, keys, args...)
+		if s.cluster && len(events) > 0 && create.Err() == nil {
+			if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				s.queueClusterEvents(ctx, p, c, evArgs)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("redis store: create call %s: events: %w", c.ID, err)
+			}
+		}
 	} else {
 		err = s.pipeline(ctx, func(p goredis.Pipeliner) {
 			index(p)
-			create = createScript.EvalSha(ctx, p, keys, js)
+			create = script.EvalSha(ctx, p, keys, args...)
 		})
 		if err != nil {
 			if create.Err() == nil {
@@ -289,7 +309,7 @@ func (s *Store) queueLive(ctx context.Context, p goredis.Pipeliner, c *engine.Ca
 // SaveCall replaces the call's own fields and the given legs' fields in
 // one run of putScript, so atomically, and keeps its live index in step
 // with its state: one pipeline, one round trip, however many legs.
-func (s *Store) SaveCall(ctx context.Context, c *engine.Call, legs ...*engine.Leg) error {
+func (s *Store) SaveCall(ctx context.Context, c *engine.Call, legs []*engine.Leg, events ...engine.Event) error {
 	if err := checkLegs(c, legs); err != nil {
 		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
 	}
@@ -297,15 +317,19 @@ func (s *Store) SaveCall(ctx context.Context, c *engine.Call, legs ...*engine.Le
 	if err != nil {
 		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
 	}
-	args, err := appendLegs([]any{keepTTL, callField, js}, legs)
+	fields, err := appendLegs([]any{callField, js}, legs)
 	if err != nil {
 		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
 	}
 	var put *goredis.Cmd
+	var qerr error
 	err = s.pipeline(ctx, func(p goredis.Pipeliner) {
-		put = putScript.EvalSha(ctx, p, []string{s.callKey(c.ID)}, args...)
+		put, qerr = s.queuePut(ctx, p, c, keepTTL, fields, events)
 		s.queueLive(ctx, p, c)
 	})
+	if qerr != nil {
+		return fmt.Errorf("redis store: save call %s: %w", c.ID, qerr)
+	}
 	return s.written("save call", c.ID, put, err)
 }
 
@@ -323,7 +347,7 @@ func (s *Store) SaveLeg(ctx context.Context, l *engine.Leg) error {
 // EndCall writes the final record and its TTL atomically, takes the call
 // off the live index and refreshes (and optionally trims) the tenant
 // index, in one round trip.
-func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Duration) error {
+func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Duration, events ...engine.Event) error {
 	js, err := callJSON(c)
 	if err != nil {
 		return fmt.Errorf("redis store: end call %s: %w", c.ID, err)
@@ -332,13 +356,14 @@ func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Dura
 	if retention > 0 {
 		ttl = max(retention.Milliseconds(), 1)
 	}
-	args, err := appendLegs([]any{ttl, callField, js}, c.Legs)
+	fields, err := appendLegs([]any{callField, js}, c.Legs)
 	if err != nil {
 		return fmt.Errorf("redis store: end call %s: %w", c.ID, err)
 	}
 	var put *goredis.Cmd
+	var qerr error
 	err = s.pipeline(ctx, func(p goredis.Pipeliner) {
-		put = putScript.EvalSha(ctx, p, []string{s.callKey(c.ID)}, args...)
+		put, qerr = s.queuePut(ctx, p, c, ttl, fields, events)
 		tk := s.tenantKey(c.Tenant)
 		p.ZAdd(ctx, tk, goredis.Z{Score: float64(c.CreatedAt.UnixMilli()), Member: c.ID})
 		p.SRem(ctx, s.liveKey(c.Node), c.ID)
@@ -347,7 +372,30 @@ func (s *Store) EndCall(ctx context.Context, c *engine.Call, retention time.Dura
 			p.ZRemRangeByScore(ctx, tk, "-inf", "("+strconv.FormatInt(oldest, 10))
 		}
 	})
+	if qerr != nil {
+		return fmt.Errorf("redis store: end call %s: %w", c.ID, qerr)
+	}
 	return s.written("end call", c.ID, put, err)
+}
+
+// queuePut queues the write of a call's fields (field, value pairs) with
+// the TTL rule of putScript, and its events: in the same script on a
+// single server or Sentinel, beside it on a cluster.
+func (s *Store) queuePut(ctx context.Context, p goredis.Pipeliner, c *engine.Call, ttl int64, fields []any, events []engine.Event) (*goredis.Cmd, error) {
+	if len(events) == 0 {
+		return putScript.EvalSha(ctx, p, []string{s.callKey(c.ID)}, append([]any{ttl}, fields...)...), nil
+	}
+	evArgs, err := eventArgs(events)
+	if err != nil {
+		return nil, err
+	}
+	if s.cluster {
+		put := putScript.EvalSha(ctx, p, []string{s.callKey(c.ID)}, append([]any{ttl}, fields...)...)
+		s.queueClusterEvents(ctx, p, c, evArgs)
+		return put, nil
+	}
+	args := append([]any{ttl, c.Node, streamMaxLen, len(fields)}, fields...)
+	return putEventsScript.EvalSha(ctx, p, s.eventKeys(c), append(args, evArgs...)...), nil
 }
 
 // written turns a putScript result into the method's error.

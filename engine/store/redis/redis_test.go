@@ -307,17 +307,26 @@ func TestRoundTrips(t *testing.T) {
 			return s.CreateCall(ctx, call("rt-cluster"))
 		}},
 		{"SaveLeg", 1, func() error { return s.SaveLeg(ctx, l) }},
-		{"SaveCall", 1, func() error { return s.SaveCall(ctx, c) }},
+		{"SaveCall", 1, func() error { return s.SaveCall(ctx, c, nil) }},
 		{"SaveCall with legs", 1, func() error {
 			l2 := &engine.Leg{ID: "rt-2", CallID: "rt", Seq: 2}
 			l3 := &engine.Leg{ID: "rt-3", CallID: "rt", Seq: 3}
-			return s.SaveCall(ctx, c, l, l2, l3)
+			return s.SaveCall(ctx, c, []*engine.Leg{l, l2, l3})
 		}},
 		{"SaveCall with a leg of another call", 0, func() error {
-			if err := s.SaveCall(ctx, c, &engine.Leg{ID: "x-1", CallID: "x", Seq: 1}); err == nil {
+			if err := s.SaveCall(ctx, c, []*engine.Leg{&engine.Leg{ID: "x-1", CallID: "x", Seq: 1}}); err == nil {
 				return errors.New("no error")
 			}
 			return nil
+		}},
+		{"SaveCall with legs and events", 1, func() error {
+			l2 := &engine.Leg{ID: "rt-2", CallID: "rt", Seq: 2}
+			evs := []engine.Event{{ID: "rt-e1", Seq: 1, Type: engine.EventLegAnswered, CallID: "rt", Leg: l2}, {ID: "rt-e2", Seq: 2, Type: engine.EventBridged, CallID: "rt"}}
+			return s.SaveCall(ctx, c, []*engine.Leg{l, l2}, evs...)
+		}},
+		{"CreateCall with an event", 1, func() error {
+			cc := call("rt-ev")
+			return s.CreateCall(ctx, cc, engine.Event{ID: "rt-ev-e1", Seq: 1, Type: engine.EventCallCreated, CallID: cc.ID, Call: cc})
 		}},
 		{"GetCall", 1, func() error { _, err := s.GetCall(ctx, "rt"); return err }},
 		{"LiveCalls node", 2, func() error { _, err := s.LiveCalls(ctx, "n1"); return err }},
@@ -492,7 +501,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 		{"CreateCall", 3, func() error { return s.CreateCall(ctx, c) }, createScript},
 		{"SaveCall with legs", 3, func() error {
 			c.State = engine.StateDialingTo
-			return s.SaveCall(ctx, c, l1, l2)
+			return s.SaveCall(ctx, c, []*engine.Leg{l1, l2})
 		}, putScript},
 		{"SaveLeg", 2, func() error { return s.SaveLeg(ctx, l3) }, putScript},
 		{"CreateCall in two steps", 3, func() error {
@@ -553,4 +562,9 @@ func BenchmarkPerCall(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchPerCall(b, s)
+}
+
+func TestEventLogConformance(t *testing.T) {
+	url := redistest.URL(t)
+	storetest.RunEventLog(t, func(t *testing.T) storetest.EventStore { return newTestStore(t, url, Options{}) })
 }

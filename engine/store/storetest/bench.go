@@ -30,11 +30,11 @@ func BenchPerCall(b *testing.B, s engine.Store) {
 		}
 		from, to := leg(1, engine.SideFrom, engine.LegAnswered), leg(2, engine.SideTo, engine.LegDialing)
 		c.State = engine.StateDialingTo
-		if err := s.SaveCall(ctx, c, from, to); err != nil {
+		if err := s.SaveCall(ctx, c, []*engine.Leg{from, to}); err != nil {
 			b.Fatal(err)
 		}
 		to.State, c.State = engine.LegAnswered, engine.StateBridged
-		if err := s.SaveCall(ctx, c, to); err != nil {
+		if err := s.SaveCall(ctx, c, []*engine.Leg{to}); err != nil {
 			b.Fatal(err)
 		}
 		c.State, c.Outcome = engine.StateEnded, engine.OutcomeCompleted

@@ -46,6 +46,7 @@ func fullCall(id, tenant, node string, created time.Time) *engine.Call {
 			RingTone: "ring.wav", Sticky: "yes", StickyTimeType: "hours",
 			StickyTimeValue: 4, StickyAgentBusy: "queue", QueueTimeout: 30,
 			DNDFilter: "yes", Mode: "live", Record: true,
+			StatusCallback: "https://crm.example.test/switchboard/status",
 		},
 		State:        engine.StateDialingFrom,
 		Outcome:      engine.OutcomeCompleted,
@@ -59,6 +60,7 @@ func fullCall(id, tenant, node string, created time.Time) *engine.Call {
 		TalkSeconds:  61.25,
 		RecordingURL: "/v1/calls/" + id + "/recording",
 		AlertsPlayed: []int{300},
+		EventSeq:     7,
 		MediaErrors:  []string{"alert 1min.wav at 540 s: unknown announcement"},
 		Legs:         []*engine.Leg{fullLeg(id, 1, created)},
 	}

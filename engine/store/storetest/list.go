@@ -47,7 +47,7 @@ func testListStateFilter(t *testing.T, s engine.Store) {
 		c.State = st
 		if st == engine.StateEnded {
 			mustEnd(t, s, c, 0)
-		} else if err := s.SaveCall(t.Context(), c); err != nil {
+		} else if err := s.SaveCall(t.Context(), c, nil); err != nil {
 			t.Fatalf("SaveCall: %v", err)
 		}
 	}

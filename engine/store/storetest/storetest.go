@@ -143,7 +143,7 @@ func testNotFound(t *testing.T, s engine.Store) {
 	assertNotFound(t, "GetCall unknown", err)
 
 	c := fullCall("ghost", "tenant-a", "node-1", base)
-	assertNotFound(t, "SaveCall unknown", s.SaveCall(ctx, c))
+	assertNotFound(t, "SaveCall unknown", s.SaveCall(ctx, c, nil))
 	assertNotFound(t, "SaveLeg unknown", s.SaveLeg(ctx, c.Legs[0]))
 	assertNotFound(t, "EndCall unknown", s.EndCall(ctx, c, 0))
 
@@ -164,7 +164,7 @@ func testSaveCallKeepsLegs(t *testing.T, s engine.Store) {
 	upd.State, upd.Reason, upd.RingSeconds = engine.StateBridged, "bridged now", 4.5
 	upd.Request.To.Values = []string{"+15550999"}
 	upd.Legs = []*engine.Leg{fullLeg(c.ID, 9, base)} // must be ignored
-	if err := s.SaveCall(t.Context(), upd); err != nil {
+	if err := s.SaveCall(t.Context(), upd, nil); err != nil {
 		t.Fatalf("SaveCall: %v", err)
 	}
 	assertCall(t, mustGet(t, s, c.ID), withLegs(upd, l1, l2))
@@ -188,7 +188,7 @@ func testSaveCallWithLegs(t *testing.T, s engine.Store) {
 	l2b.State, l2b.Disposition, l2b.SIPCode = engine.LegAnswered, engine.DispAnswered, 200
 	l3, l10 := fullLeg(c.ID, 3, base), fullLeg(c.ID, 10, base)
 	l10.Side = engine.SideTo
-	if err := s.SaveCall(t.Context(), upd, l10, l2b, l3); err != nil {
+	if err := s.SaveCall(t.Context(), upd, []*engine.Leg{l10, l2b, l3}); err != nil {
 		t.Fatalf("SaveCall with legs: %v", err)
 	}
 	got := mustGet(t, s, c.ID)
@@ -210,7 +210,7 @@ func testSaveCallWithLegs(t *testing.T, s engine.Store) {
 	ended.State = engine.StateEnded
 	l10b := l10.Clone()
 	l10b.State = engine.LegEnded
-	if err := s.SaveCall(t.Context(), ended, l10b); err != nil {
+	if err := s.SaveCall(t.Context(), ended, []*engine.Leg{l10b}); err != nil {
 		t.Fatalf("SaveCall with legs: %v", err)
 	}
 	assertCall(t, mustGet(t, s, c.ID), withLegs(ended, l1, l2b, got.Legs[2], l10b))
@@ -224,7 +224,7 @@ func testSaveCallWithLegsNotFound(t *testing.T, s engine.Store) {
 	ctx := t.Context()
 	c := fullCall("batch-ghost", "tenant-a", "node-1", base)
 	assertNotFound(t, "SaveCall with legs, unknown call",
-		s.SaveCall(ctx, c, fullLeg(c.ID, 1, base), fullLeg(c.ID, 2, base)))
+		s.SaveCall(ctx, c, []*engine.Leg{fullLeg(c.ID, 1, base), fullLeg(c.ID, 2, base)}))
 	_, err := s.GetCall(ctx, c.ID)
 	assertNotFound(t, "GetCall after SaveCall with legs to an unknown call", err)
 	assertIDs(t, "live", mustLive(t, s, ""), nil)
@@ -244,7 +244,7 @@ func testSaveCallForeignLeg(t *testing.T, s engine.Store) {
 
 	upd := a.Clone()
 	upd.State, upd.Reason = engine.StateEnded, "must not be stored"
-	err := s.SaveCall(ctx, upd, fullLeg(a.ID, 1, base), fullLeg(b.ID, 2, base))
+	err := s.SaveCall(ctx, upd, []*engine.Leg{fullLeg(a.ID, 1, base), fullLeg(b.ID, 2, base)})
 	if err == nil || errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("SaveCall with a leg of another call: got %v, want an error other than ErrNotFound", err)
 	}
@@ -387,12 +387,12 @@ func testLiveCalls(t *testing.T, s engine.Store) {
 	mustEnd(t, s, ended, 0)
 	// A SaveCall that stores the call as ended takes it out of the live set too.
 	other.State = engine.StateEnded
-	if err := s.SaveCall(t.Context(), other); err != nil {
+	if err := s.SaveCall(t.Context(), other, nil); err != nil {
 		t.Fatalf("SaveCall: %v", err)
 	}
 	bridged := mustGet(t, s, "live-2")
 	bridged.State = engine.StateBridged
-	if err := s.SaveCall(t.Context(), bridged); err != nil {
+	if err := s.SaveCall(t.Context(), bridged, nil); err != nil {
 		t.Fatalf("SaveCall: %v", err)
 	}
 
@@ -423,7 +423,7 @@ func testConcurrentSaveLeg(t *testing.T, s engine.Store) {
 	// Call writes racing the leg writes must not drop legs either.
 	for range 8 {
 		wg.Go(func() {
-			if err := s.SaveCall(t.Context(), c); err != nil {
+			if err := s.SaveCall(t.Context(), c, nil); err != nil {
 				t.Errorf("SaveCall: %v", err)
 			}
 		})
@@ -473,8 +473,8 @@ func testIdempotent(t *testing.T, s engine.Store) {
 	}{
 		{"CreateCall", func() error { return s.CreateCall(ctx, c) }},
 		{"SaveLeg", func() error { return s.SaveLeg(ctx, l) }},
-		{"SaveCall", func() error { return s.SaveCall(ctx, upd) }},
-		{"SaveCall with legs", func() error { return s.SaveCall(ctx, upd, l, fullLeg(c.ID, 3, base)) }},
+		{"SaveCall", func() error { return s.SaveCall(ctx, upd, nil) }},
+		{"SaveCall with legs", func() error { return s.SaveCall(ctx, upd, []*engine.Leg{l, fullLeg(c.ID, 3, base)}) }},
 		{"EndCall", func() error { return s.EndCall(ctx, final, 0) }},
 	}
 	for _, st := range steps {
