@@ -138,6 +138,11 @@ var codeCases = []codeCase{
 	{"1539", 400, "timeLimitHangup invalid", []string{"timeLimit=60", "timeLimitHangup=maybe"}},
 	{"1539", 400, "sticky invalid", []string{"sticky=sometimes"}},
 	{"1539", 400, "record invalid", []string{"record=maybe"}},
+	{"1539", 400, "statusCallback not a URL", []string{"statusCallback=crm.example/hook"}},
+	{"1539", 400, "statusCallback not http", []string{"statusCallback=ftp://crm.example/hook"}},
+	{"1539", 400, "statusCallback without a host", []string{"statusCallback=https:///hook"}},
+	{"1539", 400, "statusCallback with a space", []string{"statusCallback=https://crm.example/a hook"}},
+	{"1539", 400, "statusCallback over 512 characters", []string{"statusCallback=https://crm.example/" + strings.Repeat("x", 493)}},
 }
 
 // notProduced are the spec's codes validation never returns (see doc.go).

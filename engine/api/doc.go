@@ -93,12 +93,20 @@
 //  16. record (beyond the spec): yes/no/true/false/1/0, default no; any
 //     other value 1539. With yes the bridged conversation is recorded
 //     (a group with recording on records its calls whatever record says).
+//  17. statusCallback (beyond the spec): an absolute http:// or https://
+//     URL (scheme in any case, a host required) of at most 512
+//     characters, printable ASCII only (spaces and the rest
+//     percent-encoded); anything else 1539, with what is wrong. The
+//     call's events are POSTed to it as webhooks (package
+//     engine/webhook), besides the tenant's configured endpoints.
 //
 // Where a condition depends only on other parameters (1561, 1568) it is
 // checked before the value itself; where it depends on the value (1556,
 // 1580, 1585), after. Every value is checked against 50 characters (1569)
-// before anything else is done with it; credentials are not (they are
-// compared, never stored or echoed).
+// before anything else is done with it, except statusCallback: the limit
+// is the spec's for its own parameters, and a URL rarely fits in 50, so
+// statusCallback has its own of 512 (1539 beyond it). Credentials are not
+// checked either (they are compared, never stored or echoed).
 //
 // # Directory look-ups that fail
 //

@@ -89,7 +89,7 @@ var paramNames = []string{
 	"timeLimit", "timeLimitHangup", "timeLimitAlert", "timeLimtAlert", "alertAudio", "ringTone",
 	"fromWebLogin", "fromCallLogin", "toWebLogin", "toCallLogin", "fromCLI", "toCLI",
 	"sticky", "stickyTimeType", "stickyTimeValue", "stickyAgentBusy", "queueTimeout",
-	"dndFilter", "mode", "record",
+	"dndFilter", "mode", "record", "statusCallback",
 }
 
 // side is one side while it is being parsed.
@@ -189,6 +189,7 @@ func ParseClickToCall(ctx context.Context, v url.Values, dir Directory) (engine.
 		p.queueTimeout,
 		p.dnd,
 		p.record,
+		p.statusCallback,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
