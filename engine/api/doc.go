@@ -2,7 +2,8 @@
 // specs/click-to-call-api.txt (POST /v2/clickToCall/para), a JSON API for
 // the same calls (/v1), management of agents, groups and the DND list
 // (/v1/agents, /v1/groups, /v1/dnd) and of announcements
-// (/v1/announcements), and health probes (/healthz, /readyz).
+// (/v1/announcements), webhook dead letters (/v1/webhooks), and health
+// probes (/healthz, /readyz).
 //
 // # Click-to-call
 //
@@ -193,6 +194,26 @@
 //     Idle streams get a comment every SSEHeartbeat, and a look at the
 //     stored record: a call that ended unseen by this node (another node,
 //     a lost event) ends the stream with a call.ended built from it.
+//
+// # Webhook dead letters
+//
+// Events that could not be delivered to a webhook within its retry window
+// (or that a receiver refused with 410 Gone) are kept as dead letters,
+// per tenant, by Config.DeadLetters (webhook.Dispatcher). Without it (the
+// store keeps no event log) both routes answer 501 not_configured, after
+// authentication.
+//
+//   - GET /v1/webhooks/dead-letters?limit=&cursor=: {"dead_letters":[…],
+//     "next_cursor":…}, oldest first; each is {"id","user_id","target",
+//     "event","attempts","last_error","failed_at"}. limit is 0 (50) to
+//     500; a cursor that is not a next_cursor this API issued is 400.
+//   - POST /v1/webhooks/dead-letters/{id}/redrive: takes the dead letter
+//     and queues its event again on this node's event stream, for its
+//     target alone, with a new retry window: 202 {"id","event_id",
+//     "target","status":"redriven"}; 404 for an unknown id or another
+//     tenant's. Should queueing fail (503), the dead letter is put back.
+//
+// A store that fails is 503, code 1501, Retry-After: 5, logged.
 //
 // # Management API
 //

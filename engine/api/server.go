@@ -64,6 +64,10 @@ type Config struct {
 	// "<tenant>/<callid>.wav" (GET /v1/calls/{callid}/recording); nil:
 	// that route answers 501.
 	Recordings fs.FS
+	// DeadLetters keeps the webhook deliveries that failed for good
+	// (GET /v1/webhooks/dead-letters, POST …/{id}/redrive); nil: those
+	// routes answer 501, as when the store keeps no event log.
+	DeadLetters DeadLetters
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means 64 KiB.
@@ -76,31 +80,33 @@ type Config struct {
 // Server serves the click-to-call API (/v2/clickToCall/para), the JSON API
 // (/v1) and the health probes (/healthz, /readyz).
 type Server struct {
-	eng        Engine
-	tenants    map[string]string
-	agents     engine.AgentStore
-	dir        Directory
-	ann        Announcements
-	recordings fs.FS
-	now        func() time.Time
-	log        *slog.Logger
-	maxBody    int64
-	heartbeat  time.Duration
+	eng         Engine
+	tenants     map[string]string
+	agents      engine.AgentStore
+	dir         Directory
+	ann         Announcements
+	recordings  fs.FS
+	deadLetters DeadLetters
+	now         func() time.Time
+	log         *slog.Logger
+	maxBody     int64
+	heartbeat   time.Duration
 }
 
 // NewServer returns a Server for cfg.
 func NewServer(cfg Config) *Server {
 	s := &Server{
-		eng:        cfg.Engine,
-		tenants:    canonicalTenants(cfg.Tenants),
-		agents:     cfg.Agents,
-		dir:        cfg.Directory,
-		ann:        cfg.Announcements,
-		recordings: cfg.Recordings,
-		now:        time.Now,
-		log:        cfg.Logger,
-		maxBody:    cfg.MaxBodyBytes,
-		heartbeat:  cfg.SSEHeartbeat,
+		eng:         cfg.Engine,
+		tenants:     canonicalTenants(cfg.Tenants),
+		agents:      cfg.Agents,
+		dir:         cfg.Directory,
+		ann:         cfg.Announcements,
+		recordings:  cfg.Recordings,
+		deadLetters: cfg.DeadLetters,
+		now:         time.Now,
+		log:         cfg.Logger,
+		maxBody:     cfg.MaxBodyBytes,
+		heartbeat:   cfg.SSEHeartbeat,
 	}
 	if s.tenants == nil {
 		s.tenants = map[string]string{}
@@ -140,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	s.manageRoutes(mux)
 	s.announcementRoutes(mux)
 	s.callMediaRoutes(mux)
+	s.webhookRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	return s.recoverPanics(mux)

@@ -2,13 +2,18 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/engine/api"
 	"github.com/switchboard/switchboard/engine/webhook"
 )
 
@@ -144,7 +149,7 @@ func TestRedirects(t *testing.T) {
 
 // TestDeadLettersAndRedrive: a receiver that always fails gets its
 // events dead-lettered once the retry window has passed, while the
-// call's later events go on; they are listed, and re-driving them
+// call's later events go on; the API lists them, and re-driving them
 // delivers each to that receiver alone.
 func TestDeadLettersAndRedrive(t *testing.T) {
 	eachStore(t, func(t *testing.T, open func() backend) {
@@ -162,7 +167,13 @@ func TestDeadLettersAndRedrive(t *testing.T) {
 			t.Fatalf("%d accepted by the failing receiver", n)
 		}
 
-		listed := allDeadLetters(t, st)
+		srv := httptest.NewServer(api.NewServer(api.Config{Tenants: map[string]string{tenant: "tok"}, DeadLetters: d,
+			Logger: testLogger()}).Handler())
+		t.Cleanup(srv.Close)
+		listed := listByAPI(t, srv.URL, 4)
+		if len(listed) != 3*eventsPerCall {
+			t.Fatalf("the API lists %d dead letters", len(listed))
+		}
 		for _, dl := range listed {
 			if dl.Target != failing.URL || dl.Attempts < 1 || !strings.Contains(dl.LastError, "500") || dl.Event.ID == "" {
 				t.Fatalf("dead letter %+v", dl)
@@ -171,11 +182,9 @@ func TestDeadLettersAndRedrive(t *testing.T) {
 
 		failing.setAnswer(nil)
 		for _, dl := range listed {
-			if _, err := d.Redrive(context.Background(), tenant, dl.ID); err != nil {
-				t.Fatalf("redrive %s: %v", dl.ID, err)
-			}
-			if _, err := d.Redrive(context.Background(), tenant, dl.ID); !errors.Is(err, engine.ErrNotFound) {
-				t.Fatalf("second redrive of %s: %v", dl.ID, err)
+			resp := apiDo(t, "POST", srv.URL+"/v1/webhooks/dead-letters/"+url.PathEscape(dl.ID)+"/redrive")
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("redrive %s: %d", dl.ID, resp.StatusCode)
 			}
 		}
 		waitFor(t, "every re-driven event", func() bool { return failing.distinct() == 3*eventsPerCall })
@@ -191,6 +200,48 @@ func TestDeadLettersAndRedrive(t *testing.T) {
 			t.Fatalf("%d entries left unacknowledged", len(left))
 		}
 	})
+}
+
+func apiDo(t *testing.T, method, u string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	req.SetBasicAuth(tenant, "tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// listByAPI reads every dead letter through GET /v1/webhooks/dead-letters.
+func listByAPI(t *testing.T, base string, limit int) []*engine.DeadLetter {
+	t.Helper()
+	var all []*engine.DeadLetter
+	cursor := ""
+	for range 100 {
+		resp := apiDo(t, "GET", fmt.Sprintf("%s/v1/webhooks/dead-letters?limit=%d&cursor=%s", base, limit, url.QueryEscape(cursor)))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("list: %d", resp.StatusCode)
+		}
+		var page struct {
+			DeadLetters []*engine.DeadLetter `json:"dead_letters"`
+			NextCursor  string               `json:"next_cursor"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.DeadLetters) > limit {
+			t.Fatalf("a page of %d, limit %d", len(page.DeadLetters), limit)
+		}
+		all = append(all, page.DeadLetters...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+	t.Fatal("paging does not end")
+	return nil
 }
 
 // TestTwoDispatchers: two nodes on one store each deliver their own
