@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard/switchboard/dialer"
 	"github.com/switchboard/switchboard/engine"
 	"github.com/switchboard/switchboard/engine/store/memory"
+	"github.com/switchboard/switchboard/engine/webhook"
 )
 
 // fakeBackend decides an attempt by its number: "busy" is sent and
@@ -265,5 +266,35 @@ func TestRuntimeMetrics(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestWebhookCounters(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w, err := NewWebhooks(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Delivered(webhook.KindEndpoint)
+	w.Delivered(webhook.KindEndpoint)
+	w.AttemptFailed(webhook.KindCallback)
+	w.DeadLettered(webhook.KindCallback)
+	for _, c := range []struct {
+		v    prometheus.Collector
+		kind webhook.Kind
+		want float64
+	}{
+		{w.delivered.WithLabelValues("endpoint"), webhook.KindEndpoint, 2},
+		{w.delivered.WithLabelValues("status_callback"), webhook.KindCallback, 0},
+		{w.failed.WithLabelValues("status_callback"), webhook.KindCallback, 1},
+		{w.dead.WithLabelValues("status_callback"), webhook.KindCallback, 1},
+		{w.dead.WithLabelValues("endpoint"), webhook.KindEndpoint, 0},
+	} {
+		if got := testutil.ToFloat64(c.v); got != c.want {
+			t.Errorf("%s: %v, want %v", c.kind, got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(reg); n != 6 {
+		t.Errorf("%d series, want 6 (three counters, two kinds each)", n)
 	}
 }
