@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard/switchboard/engine/webhook"
 	"github.com/switchboard/switchboard/media"
 	"github.com/switchboard/switchboard/media/announce"
 )
@@ -33,6 +35,7 @@ type Config struct {
 	Defaults      DefaultsConfig      `yaml:"defaults"`
 	Announcements AnnouncementsConfig `yaml:"announcements"`
 	Recordings    RecordingsConfig    `yaml:"recordings"`
+	Webhooks      WebhooksConfig      `yaml:"webhooks"`
 
 	// Agents and Groups seed the store at start-up: each is created when
 	// the store does not have it yet, and left alone when it does (the API
@@ -111,10 +114,97 @@ type RecordingsConfig struct {
 	Dir string `yaml:"dir"`
 }
 
-// Tenant is an API customer: the click-to-call user_id and token.
+// Tenant is an API customer: the click-to-call user_id and token, and
+// where the events of its calls are delivered.
 type Tenant struct {
 	UserID string `yaml:"user_id"`
 	Token  string `yaml:"token"`
+	// Webhooks are URLs every event of the tenant's calls is POSTed to.
+	Webhooks []string `yaml:"webhooks"`
+	// WebhookSecret signs the deliveries (its webhooks' and its calls'
+	// statusCallback): "whsec_" and the base64 of at least 24 random
+	// bytes. Required with webhooks.
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// WebhooksConfig tunes webhook delivery (engine/webhook).
+type WebhooksConfig struct {
+	// Timeout bounds one attempt (10s).
+	Timeout Duration `yaml:"timeout"`
+	// RetryWindow is how long a failing delivery is retried before it is
+	// kept as a dead letter (24h).
+	RetryWindow Duration `yaml:"retry_window"`
+	// MinBackoff and MaxBackoff bound the jittered, doubling waits
+	// between attempts (1s, 1h).
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	// Workers bounds the requests in flight at once (16).
+	Workers int `yaml:"workers"`
+}
+
+// Limits of the webhook settings.
+const (
+	maxTenantWebhooks = 10
+	maxWebhookURLLen  = 2048
+)
+
+func (w WebhooksConfig) validate() []error {
+	var errs []error
+	if d := w.Timeout.Duration; d < time.Second || d > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("webhooks.timeout %v: use 1s to 5m", d))
+	}
+	if d := w.RetryWindow.Duration; d < time.Second || d > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("webhooks.retry_window %v: use 1s to 720h (30 days)", d))
+	}
+	if d := w.MinBackoff.Duration; d < 10*time.Millisecond || d > time.Hour {
+		errs = append(errs, fmt.Errorf("webhooks.min_backoff %v: use 10ms to 1h", d))
+	}
+	if d := w.MaxBackoff.Duration; d < w.MinBackoff.Duration || d > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("webhooks.max_backoff %v: use min_backoff (%v) to 24h", d, w.MinBackoff.Duration))
+	}
+	if w.Workers < 1 || w.Workers > 1000 {
+		errs = append(errs, fmt.Errorf("webhooks.workers %d: use 1 to 1000", w.Workers))
+	}
+	return errs
+}
+
+// validateWebhooks checks a tenant's webhook URLs and secret.
+func (t Tenant) validateWebhooks(i int) []error {
+	var errs []error
+	name := fmt.Sprintf("tenants[%d] (user_id %s)", i, t.UserID)
+	if len(t.Webhooks) > maxTenantWebhooks {
+		errs = append(errs, fmt.Errorf("%s: %d webhooks; at most %d", name, len(t.Webhooks), maxTenantWebhooks))
+	}
+	seen := map[string]bool{}
+	for j, u := range t.Webhooks {
+		if msg := checkWebhookURL(u); msg != "" {
+			errs = append(errs, fmt.Errorf("%s webhooks[%d]: %s", name, j, msg))
+		} else if seen[u] {
+			errs = append(errs, fmt.Errorf("%s webhooks[%d]: %s appears twice", name, j, u))
+		}
+		seen[u] = true
+	}
+	switch {
+	case t.WebhookSecret == "" && len(t.Webhooks) > 0:
+		errs = append(errs, fmt.Errorf("%s has webhooks but no webhook_secret to sign them with; make one with: echo \"whsec_$(openssl rand -base64 32)\"", name))
+	case t.WebhookSecret != "":
+		if _, err := webhook.ParseSecret(t.WebhookSecret); err != nil {
+			errs = append(errs, fmt.Errorf("%s webhook_secret: must be \"whsec_\" followed by the base64 of at least %d random bytes; make one with: echo \"whsec_$(openssl rand -base64 32)\"", name, webhook.MinSecretBytes))
+		}
+	}
+	return errs
+}
+
+// checkWebhookURL says what is wrong with a webhook URL, "" if nothing.
+func checkWebhookURL(s string) string {
+	if len(s) > maxWebhookURLLen {
+		return fmt.Sprintf("a URL of %d characters; at most %d", len(s), maxWebhookURLLen)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Sprintf("%q is not an absolute http:// or https:// URL", s)
+	}
+	return ""
 }
 
 // DefaultsConfig holds node-wide limits and durations.
@@ -220,6 +310,13 @@ func defaultConfig() Config {
 			DrainTimeout: Duration{30 * time.Second},
 			MaxLiveCalls: 10000,
 		},
+		Webhooks: WebhooksConfig{
+			Timeout:     Duration{webhook.DefaultTimeout},
+			RetryWindow: Duration{webhook.DefaultRetryWindow},
+			MinBackoff:  Duration{webhook.DefaultMinBackoff},
+			MaxBackoff:  Duration{webhook.DefaultMaxBackoff},
+			Workers:     webhook.DefaultWorkers,
+		},
 		Announcements: AnnouncementsConfig{
 			Hold:           announce.HoldID,
 			MaxUploadBytes: announce.DefaultMaxBytes,
@@ -269,6 +366,11 @@ var envVars = []struct {
 	{"SWITCHBOARD_ANNOUNCEMENTS_MAX_UPLOAD_BYTES", func(c *Config, v string) error { return setInt64(&c.Announcements.MaxUploadBytes, v) }},
 	{"SWITCHBOARD_ANNOUNCEMENTS_MAX_DURATION", func(c *Config, v string) error { return setDuration(&c.Announcements.MaxDuration, v) }},
 	{"SWITCHBOARD_ANNOUNCEMENTS_MAX_PER_TENANT", func(c *Config, v string) error { return setInt(&c.Announcements.MaxPerTenant, v) }},
+	{"SWITCHBOARD_WEBHOOKS_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Webhooks.Timeout, v) }},
+	{"SWITCHBOARD_WEBHOOKS_RETRY_WINDOW", func(c *Config, v string) error { return setDuration(&c.Webhooks.RetryWindow, v) }},
+	{"SWITCHBOARD_WEBHOOKS_MIN_BACKOFF", func(c *Config, v string) error { return setDuration(&c.Webhooks.MinBackoff, v) }},
+	{"SWITCHBOARD_WEBHOOKS_MAX_BACKOFF", func(c *Config, v string) error { return setDuration(&c.Webhooks.MaxBackoff, v) }},
+	{"SWITCHBOARD_WEBHOOKS_WORKERS", func(c *Config, v string) error { return setInt(&c.Webhooks.Workers, v) }},
 }
 
 func setInt(dst *int, v string) error {
@@ -346,9 +448,11 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("tenants[%d]: user_id %s appears twice", i, t.UserID))
 		}
 		seen[t.UserID] = true
+		errs = append(errs, t.validateWebhooks(i)...)
 	}
 	errs = append(errs, c.validateSeeds(seen)...)
 	errs = append(errs, c.Announcements.validate()...)
+	errs = append(errs, c.Webhooks.validate()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -361,6 +465,28 @@ func (c *Config) tenantTokens() map[string]string {
 	m := make(map[string]string, len(c.Tenants))
 	for _, t := range c.Tenants {
 		m[t.UserID] = t.Token
+	}
+	return m
+}
+
+// webhookEndpoints returns each tenant's webhook endpoints.
+func (c *Config) webhookEndpoints() map[string][]webhook.Endpoint {
+	m := map[string][]webhook.Endpoint{}
+	for _, t := range c.Tenants {
+		for _, u := range t.Webhooks {
+			m[t.UserID] = append(m[t.UserID], webhook.Endpoint{URL: u, Secret: t.WebhookSecret})
+		}
+	}
+	return m
+}
+
+// webhookSecrets returns each tenant's signing secret.
+func (c *Config) webhookSecrets() map[string]string {
+	m := map[string]string{}
+	for _, t := range c.Tenants {
+		if t.WebhookSecret != "" {
+			m[t.UserID] = t.WebhookSecret
+		}
 	}
 	return m
 }

@@ -59,6 +59,16 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"agent without number", "tenants: [{user_id: \"1\", token: t}]\nagents:\n  - {user_id: \"1\", id: a}\n", "", "at least one number"},
 		{"agent bad number", "tenants: [{user_id: \"1\", token: t}]\nagents:\n  - {user_id: \"1\", id: a, numbers: [\"12ab\"]}\n", "", "neither a number nor a sip: URI"},
 		{"group bad distribution", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, distribution: fastest}\n", "", "distribution"},
+		{"webhooks without a secret", "tenants:\n  - {user_id: \"1\", token: t, webhooks: [\"https://crm.example/h\"]}\n", "", "has webhooks but no webhook_secret"},
+		{"webhook secret without prefix", "tenants:\n  - {user_id: \"1\", token: t, webhooks: [\"https://crm.example/h\"], webhook_secret: MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}\n", "", "webhook_secret: must be \"whsec_\""},
+		{"webhook secret too short", "tenants:\n  - {user_id: \"1\", token: t, webhook_secret: whsec_c2hvcnQ=}\n", "", "at least 24 random bytes"},
+		{"webhook not a URL", "tenants:\n  - {user_id: \"1\", token: t, webhooks: [\"crm.example/h\"], webhook_secret: " + testSecret + "}\n", "", "webhooks[0]: \"crm.example/h\" is not an absolute http:// or https:// URL"},
+		{"webhook twice", "tenants:\n  - {user_id: \"1\", token: t, webhooks: [\"https://a.example/\", \"https://a.example/\"], webhook_secret: " + testSecret + "}\n", "", "appears twice"},
+		{"webhooks timeout", "webhooks:\n  timeout: 0s\n", "", "webhooks.timeout"},
+		{"webhooks backoff", "webhooks:\n  min_backoff: 2h\n", "", "webhooks.min_backoff"},
+		{"webhooks max backoff", "webhooks:\n  max_backoff: 500ms\n", "", "webhooks.max_backoff"},
+		{"webhooks workers", "", "SWITCHBOARD_WEBHOOKS_WORKERS=0", "webhooks.workers"},
+		{"webhooks retry window env", "", "SWITCHBOARD_WEBHOOKS_RETRY_WINDOW=soon", "SWITCHBOARD_WEBHOOKS_RETRY_WINDOW"},
 		{"group unknown member", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, members: [{agent_id: ghost}]}\n", "", "member \"ghost\""},
 	}
 	for _, tc := range tests {
@@ -92,5 +102,54 @@ func TestRedactURL(t *testing.T) {
 	}
 	if got := redactURL("redis://127.0.0.1:6379/0"); got != "redis://127.0.0.1:6379/0" {
 		t.Fatalf("changed: %s", got)
+	}
+}
+
+// testSecret is the Standard Webhooks example secret.
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func TestWebhookConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte(`tenants:
+  - user_id: "1"
+    token: t
+    webhooks: ["https://crm.example/a", "http://10.0.0.5:8080/b"]
+    webhook_secret: `+testSecret+`
+  - user_id: "2"
+    token: u
+    webhook_secret: `+testSecret+`
+  - user_id: "3"
+    token: v
+webhooks:
+  timeout: 5s
+  retry_window: 48h
+`), 0o600)
+	cfg := defaultConfig()
+	if err := loadFile(&cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SWITCHBOARD_WEBHOOKS_MAX_BACKOFF": "30m", "SWITCHBOARD_WEBHOOKS_WORKERS": "4", "SWITCHBOARD_WEBHOOKS_MIN_BACKOFF": "2s"}
+	if err := applyEnv(&cfg, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	w := cfg.Webhooks
+	if w.Timeout.Duration != 5*time.Second || w.RetryWindow.Duration != 48*time.Hour || w.MinBackoff.Duration != 2*time.Second ||
+		w.MaxBackoff.Duration != 30*time.Minute || w.Workers != 4 {
+		t.Fatalf("webhooks %+v", w)
+	}
+	eps, secrets := cfg.webhookEndpoints(), cfg.webhookSecrets()
+	if len(eps) != 1 || len(eps["1"]) != 2 || eps["1"][1].URL != "http://10.0.0.5:8080/b" || eps["1"][0].Secret != testSecret {
+		t.Fatalf("endpoints %+v", eps)
+	}
+	if len(secrets) != 2 || secrets["2"] != testSecret || secrets["3"] != "" {
+		t.Fatalf("secrets %v", secrets)
+	}
+	def := defaultConfig().Webhooks
+	if def.Timeout.Duration != 10*time.Second || def.RetryWindow.Duration != 24*time.Hour || def.MinBackoff.Duration != time.Second ||
+		def.MaxBackoff.Duration != time.Hour || def.Workers != 16 {
+		t.Fatalf("defaults %+v", def)
 	}
 }

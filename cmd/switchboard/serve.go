@@ -16,11 +16,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard/switchboard/engine"
 	"github.com/switchboard/switchboard/engine/api"
 	"github.com/switchboard/switchboard/engine/metrics"
 	"github.com/switchboard/switchboard/engine/store/memory"
 	redisstore "github.com/switchboard/switchboard/engine/store/redis"
+	"github.com/switchboard/switchboard/engine/webhook"
 	"github.com/switchboard/switchboard/media"
 	"github.com/switchboard/switchboard/media/announce"
 	"github.com/switchboard/switchboard/sip"
@@ -158,7 +161,21 @@ func runServe(args []string, demo bool) error {
 		log.Warn("ended calls a previous run of this node left live", "count", n)
 	}
 
-	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Announcements: ann, Recordings: recordings, Tenants: cfg.tenantTokens(), Logger: log})
+	// Webhooks: the dispatcher reads the event log the store keeps, from
+	// the start (Recover's records included) until the engine has drained.
+	var deadLetters api.DeadLetters
+	stopWebhooks := func(context.Context) {}
+	if eventLog, ok := store.(engine.EventLog); ok {
+		d, err := startWebhooks(eventLog, store, &cfg, reg, log)
+		if err != nil {
+			return err
+		}
+		deadLetters, stopWebhooks = d.Dispatcher, d.stop
+	} else if len(cfg.webhookEndpoints()) > 0 {
+		log.Warn("webhooks: the store keeps no event log, so no events are delivered")
+	}
+
+	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Announcements: ann, Recordings: recordings, DeadLetters: deadLetters, Tenants: cfg.tenantTokens(), Logger: log})
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -196,20 +213,81 @@ func runServe(args []string, demo bool) error {
 		log.Error("http server stopped", "err", err)
 	}
 	drainCtx, cancel := context.WithTimeout(context.Background(), drainFor)
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), webhookFlushTimeout)
+	defer cancelFlush()
 	go func() {
-		// A second signal cuts the drain short, and closing the backend
-		// ends attempts still waiting on a slow far end.
+		// A second signal cuts the drain and the webhook flush short, and
+		// closing the backend ends attempts still waiting on a slow far
+		// end.
 		<-sigs
 		cancel()
+		cancelFlush()
 		backend.Close()
 	}()
 	eng.Drain(drainCtx)
 	cancel()
+	// The calls' last events go out before the dispatcher stops; what
+	// cannot go out in time stays in the event log for the next run (or,
+	// on Redis, for another node).
+	stopWebhooks(flushCtx)
 	shutdownCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
 	_ = srv.Shutdown(shutdownCtx)
 	log.Info("stopped")
 	return nil
+}
+
+// webhookFlushTimeout bounds how long a stopping node waits for the
+// last events of its calls to be delivered.
+const webhookFlushTimeout = 10 * time.Second
+
+// runningWebhooks is the webhook dispatcher of a running node.
+type runningWebhooks struct {
+	*webhook.Dispatcher
+	stop func(flush context.Context)
+}
+
+// startWebhooks starts the webhook dispatcher on the store's event log.
+func startWebhooks(eventLog engine.EventLog, calls webhook.CallGetter, cfg *Config, reg *prometheus.Registry, log *slog.Logger) (*runningWebhooks, error) {
+	observer, err := metrics.NewWebhooks(reg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	endpoints, secrets := cfg.webhookEndpoints(), cfg.webhookSecrets()
+	w := cfg.Webhooks
+	d, err := webhook.New(webhook.Options{
+		Log:         eventLog,
+		Node:        cfg.NodeID,
+		Endpoints:   func(tenant string) []webhook.Endpoint { return endpoints[tenant] },
+		Secret:      func(tenant string) string { return secrets[tenant] },
+		Calls:       calls,
+		Timeout:     w.Timeout.Duration,
+		RetryWindow: w.RetryWindow.Duration,
+		MinBackoff:  w.MinBackoff.Duration,
+		MaxBackoff:  w.MaxBackoff.Duration,
+		Workers:     w.Workers,
+		Logger:      log,
+		Observer:    observer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.Run(ctx); err != nil {
+			log.Error("webhooks: dispatcher stopped", "err", err)
+		}
+	}()
+	log.Info("webhooks", "tenants_with_endpoints", len(endpoints), "retry_window", w.RetryWindow.Duration.String())
+	return &runningWebhooks{Dispatcher: d, stop: func(flush context.Context) {
+		if err := d.Flush(flush); err != nil {
+			log.Warn("webhooks: stopping with events not yet delivered; they stay in the event log", "err", err)
+		}
+		cancel()
+		<-done
+	}}, nil
 }
 
 // openAnnouncements loads the announcement store: the built-ins, the
