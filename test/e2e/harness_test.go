@@ -112,6 +112,13 @@ func startNode(t *testing.T, redisURL string, trunks ...trunk) *node {
 // the configuration.
 func startNodeWith(t *testing.T, redisURL, extraYAML string, trunks ...trunk) *node {
 	t.Helper()
+	return startNodeFull(t, redisURL, "", extraYAML, trunks...)
+}
+
+// startNodeFull is startNodeWith with more YAML for the tenant's entry
+// (webhooks), each line indented by four spaces.
+func startNodeFull(t *testing.T, redisURL, tenantYAML, extraYAML string, trunks ...trunk) *node {
+	t.Helper()
 	var cfg strings.Builder
 	rtpMin := 30000 + 2*(os.Getpid()%2000)
 	fmt.Fprintf(&cfg, "http: 127.0.0.1:%d\nredis: %q\nlog_level: debug\n", freePort(t, "tcp"), redisURL)
@@ -120,7 +127,7 @@ func startNodeWith(t *testing.T, redisURL, extraYAML string, trunks ...trunk) *n
 	for i, tr := range trunks {
 		fmt.Fprintf(&cfg, "    - name: t%d\n      host: 127.0.0.1\n      port: %d\n      caller_id: \"5550000\"\n      prefixes: [%q]\n", i, tr.uas.Addr.Port(), tr.prefix)
 	}
-	fmt.Fprintf(&cfg, "tenants:\n  - user_id: %q\n    token: %q\ndefaults:\n  drain_timeout: 2s\n", tenant, token)
+	fmt.Fprintf(&cfg, "tenants:\n  - user_id: %q\n    token: %q\n%sdefaults:\n  drain_timeout: 2s\n", tenant, token, tenantYAML)
 	cfg.WriteString(extraYAML)
 	path := filepath.Join(t.TempDir(), "switchboard.yaml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
