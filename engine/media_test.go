@@ -403,3 +403,26 @@ func TestHoldMusicWhileWaitingInLine(t *testing.T) {
 	e.Hangup(ctx, "1", second.ID)
 	finished(t, e, second.ID)
 }
+
+// A group with recording on records the calls its members answer,
+// whatever the request says.
+func TestRecordingGroupRecordsItsCalls(t *testing.T) {
+	e, b, st := agentEngine(t, nil, 1, nil, func(g *engine.Group) { g.Recording = true })
+	b.media = newMediaLog()
+	e = engine.New(st, b, engine.Options{NodeID: "test", Agents: st})
+	c, err := e.Originate(context.Background(), "1", engine.CallRequest{From: groupSide(0), To: side(dialer.OneByOne, 0, "5550001")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitBridged(t, e, b, c.ID)
+	e.Hangup(context.Background(), "1", c.ID)
+	got := finished(t, e, c.ID)
+	if got.RecordingURL == "" {
+		t.Fatalf("a recording group's call was not recorded: %+v", got.MediaErrors)
+	}
+	b.media.mu.Lock()
+	defer b.media.mu.Unlock()
+	if len(b.media.recordings) != 1 {
+		t.Fatalf("recordings %v", b.media.recordings)
+	}
+}
