@@ -98,10 +98,10 @@ func (t *strayTable) add(req *sipmsg.Request, tr *Trunk, now time.Time) *sentInv
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.expireLocked(now)
 	if t.invites == nil {
 		t.invites = map[string]*sentInvite{}
 	}
-	t.expireLocked(now)
 	t.invites[inv.callID] = inv
 	return inv
 }
@@ -184,7 +184,12 @@ func (t *strayTable) expireLocked(now time.Time) {
 		t.queue[t.head] = expiring{}
 		t.head++
 	}
-	if t.head > 1024 && t.head*2 > len(t.queue) {
+	switch {
+	case len(t.invites) == 0 && t.head == len(t.queue):
+		// Idle: give the memory back. A Go map keeps the room it grew
+		// to (tens of MB after a burst of calls) until it is dropped.
+		t.invites, t.queue, t.head = nil, nil, 0
+	case t.head > 1024 && t.head*2 > len(t.queue):
 		t.queue = append(t.queue[:0], t.queue[t.head:]...)
 		t.head = 0
 	}
