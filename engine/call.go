@@ -69,6 +69,8 @@ type callRun struct {
 	pendingEvents []Event
 	flushTimer    *time.Timer
 	final         bool
+	// logEvents: the call's events go to the event log (Options.LogEvents).
+	logEvents bool
 }
 
 func newCallRun(e *Engine, c *Call) *callRun {
@@ -654,7 +656,7 @@ func (r *callRun) endCallWithRetry(c *Call, events []Event) {
 	giveUp := time.Now().Add(finalRecordPatience)
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := r.storeCtx()
-		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention, events...)
+		err := r.e.store.EndCall(ctx, c, r.e.opt.Retention, r.logged(events...)...)
 		cancel()
 		r.e.storeErr("end_call", err)
 		if err == nil {

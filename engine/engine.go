@@ -46,6 +46,14 @@ type Options struct {
 	// Agent and Group targets cannot be rung (their attempts are recorded
 	// as skipped).
 	Agents AgentStore
+	// LogEvents says whether a call's events go to the durable event log
+	// (Store writes carry them) — whether anybody will be sent them: its
+	// tenant has webhooks, or it has a statusCallback. Nil logs every
+	// call's events. Events are published to in-process subscribers
+	// either way. Logging costs a stream entry per event and the
+	// dispatcher's reading; a call nobody receives events of need not
+	// pay it.
+	LogEvents func(tenant string, req CallRequest) bool
 	// HoldMusic is the announcement id a caller hears while it waits in a
 	// group's line for a free member (shared, or the call's tenant's);
 	// empty means the caller hears the ringTone, if any, or silence.
@@ -160,7 +168,11 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 		ended := Event{Type: EventCallEnded, Time: now.UTC()}
 		c.stamp(&ended)
 		ended.Call = c.Clone()
-		if err := e.store.EndCall(ctx, c, e.opt.Retention, ended); err != nil {
+		var logged []Event
+		if e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request) {
+			logged = append(logged, ended)
+		}
+		if err := e.store.EndCall(ctx, c, e.opt.Retention, logged...); err != nil {
 			return n, fmt.Errorf("recover: end call %s: %w", id, err)
 		}
 		e.events.publish(ended)
@@ -205,7 +217,8 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 	run.mu.Unlock()
 
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.StoreTimeout)
-	err := e.store.CreateCall(wctx, c, created)
+	run.logEvents = e.opt.LogEvents == nil || e.opt.LogEvents(tenant, req)
+	err := e.store.CreateCall(wctx, c, run.logged(created)...)
 	cancel()
 	e.storeErr("create_call", err)
 	if err != nil {

@@ -102,7 +102,7 @@ func (r *callRun) flush() {
 	r.mu.Unlock()
 
 	ctx, cancel := r.storeCtx()
-	err := r.e.store.SaveCall(ctx, call, legs, events...)
+	err := r.e.store.SaveCall(ctx, call, legs, r.logged(events...)...)
 	cancel()
 	r.e.storeErr("save_call", err)
 	if err != nil {
@@ -126,5 +126,14 @@ func (r *callRun) takeFinalLocked() []Event {
 	}
 	events := r.pendingEvents
 	r.callDirty, r.dirtyLegs, r.pendingEvents = false, nil, nil
+	return events
+}
+
+// logged returns the events to append to the event log with a write:
+// all of them, or none when nobody is sent this call's events.
+func (r *callRun) logged(events ...Event) []Event {
+	if !r.logEvents {
+		return nil
+	}
 	return events
 }

@@ -239,3 +239,36 @@ func TestEventsAreNumberedInOrder(t *testing.T) {
 		t.Fatalf("record's event_seq %d, %d events", final.EventSeq, len(got))
 	}
 }
+
+// Only the calls somebody will be sent events of go to the event log;
+// the others are published in-process all the same.
+func TestLogEventsChoosesWhatGoesToTheLog(t *testing.T) {
+	st := memory.New(memory.Options{})
+	t.Cleanup(func() { st.Close() })
+	b := newFakeBackend(nil)
+	e := engine.New(st, b, engine.Options{NodeID: "test", LogEvents: func(tenant string, req engine.CallRequest) bool {
+		return req.StatusCallback != ""
+	}})
+	ctx := context.Background()
+	quiet, _ := e.Originate(ctx, "1", engine.CallRequest{From: side(dialer.OneByOne, 0, "1001"), To: side(dialer.OneByOne, 0, "2001")})
+	hooked, _ := e.Originate(ctx, "1", engine.CallRequest{From: side(dialer.OneByOne, 0, "1002"), To: side(dialer.OneByOne, 0, "2002"), StatusCallback: "https://example.test/cb"})
+	for _, c := range []*engine.Call{quiet, hooked} {
+		waitBridged(t, e, b, c.ID)
+		e.Hangup(ctx, "1", c.ID)
+		finished(t, e, c.ID)
+	}
+	logged, err := st.ReadEvents(ctx, "test", "", 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, le := range logged {
+		if le.Event.CallID != hooked.ID {
+			t.Fatalf("an event of the call nobody receives was logged: %+v", le.Event)
+		}
+		n++
+	}
+	if final := finished(t, e, hooked.ID); n != final.EventSeq || n == 0 {
+		t.Fatalf("logged %d events of the hooked call, it had %d", n, final.EventSeq)
+	}
+}

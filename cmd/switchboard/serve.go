@@ -152,6 +152,7 @@ func runServe(args []string, demo bool) error {
 		MaxLiveCalls: cfg.Defaults.MaxLiveCalls,
 		Agents:       store,
 		HoldMusic:    ann.HoldID(),
+		LogEvents:    logEventsOf(cfg),
 		Logger:       log,
 		Observer:     observer,
 	})
@@ -452,4 +453,14 @@ func openRecordings(dir string) (iofs.FS, error) {
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
 	return os.DirFS(dir), nil
+}
+
+// logEventsOf says whose calls' events go to the event log: those of a
+// tenant with webhooks, and calls with a statusCallback. Nobody would be
+// sent the others', and logging them costs Redis work on every call.
+func logEventsOf(cfg Config) func(string, engine.CallRequest) bool {
+	hooked := cfg.webhookEndpoints()
+	return func(tenant string, req engine.CallRequest) bool {
+		return len(hooked[tenant]) > 0 || req.StatusCallback != ""
+	}
 }
