@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -61,6 +62,12 @@ type Config struct {
 	Perf string
 	// Keep leaves the work directory (configuration, logs, sipp CSV).
 	Keep bool
+	// Settle is how long after the last step drained the return-to-
+	// baseline check waits before it reads the live heap (the SIP
+	// backend remembers calls that long after they end); 0 means 32 s.
+	// SettleWait is how much longer it waits for goroutines and heap to
+	// come back; 0 means 60 s. A negative Settle skips the check.
+	Settle, SettleWait time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -83,11 +90,18 @@ type Report struct {
 	// SippOpen is how many calls the sipp far ends still held once
 	// everything had ended: a call the engine never hung up.
 	SippOpen int64
+	// Baseline is the return-to-baseline check after the last step (nil
+	// when it did not run: the run was cut short, or Settle < 0).
+	Baseline *Baseline
 	// WorkDir holds the configuration, logs and sipp CSV files (removed
 	// at the end unless Config.Keep).
 	WorkDir string
 	Notes   []string
 }
+
+// BaselineFailed reports whether the live calls or the Redis store's live
+// state did not return to the baseline after the run.
+func (r Report) BaselineFailed() bool { return r.Baseline != nil && !r.Baseline.LiveBack() }
 
 // Failed is every failed call of the run, from the driver, the engine and
 // sipp, plus calls sipp was left holding.
@@ -130,13 +144,31 @@ type Step struct {
 	// CPU over the firing window, percent of one core: the engine, Redis,
 	// every sipp, this harness (the load driver), the whole machine.
 	CPUEngine, CPURedis, CPUSipp, CPUDriver, CPUMachine float64
-	RSSMax                                              uint64 // engine, sampled every second
+	RSSMax                                              uint64 // engine, sampled every second until the step drained
 	RSSAfter                                            uint64 // engine, once the step's calls ended
 	// PeakLive is the most calls the engine carried at once, from the
-	// switchboard_live_calls gauge sampled every second (0 without it).
+	// switchboard_live_calls gauge sampled every second from the step's
+	// start until its calls drained (0 without it).
 	PeakLive int
 	Heap     uint64 // engine go_memstats_heap_alloc_bytes at the end of firing
 	HeapOK   bool
+	// HeapLive is the live heap after GC (go_gc_heap_live_bytes) at the
+	// step's peak (see peakHeap), and HeapLiveCalls the live calls at
+	// that collection; GCs is the collections completed while the step
+	// was sampled.
+	HeapLive      uint64
+	HeapLiveCalls int
+	HeapLiveOK    bool
+	GCs           int
+	// PeakGoroutines and PeakStacks are go_goroutines and
+	// go_memstats_stack_inuse_bytes at the sample that read HeapLive
+	// (stacks are memory per call too, but not heap).
+	PeakGoroutines int
+	PeakStacks     uint64
+	// HeapPerCall is (HeapLive − the live heap before the first step) /
+	// HeapLiveCalls, in bytes: the live heap a live call costs.
+	HeapPerCall   float64
+	HeapPerCallOK bool
 
 	RedisCommands int64
 	RedisPerCall  float64
@@ -273,6 +305,7 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 
 	tenant := randomTenant()
+	nodeID := fmt.Sprintf("load-%d-%d", os.Getpid(), time.Now().UnixNano())
 	httpPort, err := freeTCPPort()
 	if err != nil {
 		return rep, err
@@ -282,7 +315,7 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	confPath := filepath.Join(dir, "switchboard.yaml")
-	conf := engineConfig(cfg, httpPort, sipPort, redisURL, tenant, from, to, fail)
+	conf := engineConfig(cfg, httpPort, sipPort, redisURL, tenant, nodeID, from, to, fail)
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return rep, err
 	}
@@ -304,6 +337,24 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	} else {
 		rep.Notes = append(rep.Notes, "the engine serves no /metrics: API→INVITE and answer→INVITE latencies come from the call records (leg creation times), engine heap is not reported")
 	}
+	// The baseline: the engine as it is before the first step, read
+	// through a client of its own (one connection, so the engine's
+	// goroutines count the same connections before and after).
+	c.close()
+	pc := newClient(base, tenant, tenantToken)
+	pc.http.Transport.(*http.Transport).MaxIdleConnsPerHost = 1
+	defer pc.close()
+	benv := baselineEnv{probe: pc, redis: probe, node: nodeID, tenant: tenant, logf: logf}
+	base0, collected := takeBaseline(ctx, benv)
+	if ctx.Err() == nil {
+		if !collected && rep.Metrics {
+			logf("the engine did not collect before the first step: no live heap baseline")
+		}
+		logf("baseline: %.0f live calls, %d goroutines, live heap after GC %.1f MiB", base0.LiveCalls, base0.Goroutines, mb(base0.HeapLive))
+	}
+	if !collected {
+		base0.HeapOK = false
+	}
 
 	nums := &numbers{}
 	for i, rate := range cfg.Rates {
@@ -315,7 +366,7 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if i == len(cfg.Rates)-1 {
 			perf = cfg.Perf
 		}
-		st, err := runStep(ctx, stepEnv{cfg: cfg, c: c, engine: engine, sipPort: sipPort, uases: uases, probe: probe, nums: nums, perf: perf, logf: logf}, rate)
+		st, err := runStep(ctx, stepEnv{cfg: cfg, c: c, engine: engine, sipPort: sipPort, uases: uases, probe: probe, nums: nums, perf: perf, logf: logf, base: base0}, rate)
 		if ctx.Err() != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("interrupted during the %g calls/s step, which is not reported", rate))
 			return rep, ctx.Err()
@@ -350,7 +401,31 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
-	return rep, nil
+	if cfg.Settle < 0 {
+		return rep, nil
+	}
+
+	// Return to baseline: the load client's connections closed (each is
+	// a goroutine of the engine's), the engine with no live call, the
+	// SIP backend's memory of the calls expired, the engine collected.
+	c.close()
+	drained := time.Now()
+	settle, wait := cfg.Settle, cfg.SettleWait
+	if settle == 0 {
+		settle = sipStateLifetime
+	}
+	if wait == 0 {
+		wait = time.Minute
+	}
+	b := &Baseline{Before: base0, BeforeCollected: collected, MemoryStore: redisURL == "", Redis: redisURL != ""}
+	for _, st := range rep.Steps {
+		b.Calls += st.Sent - st.FailedDriver
+		b.PeakLive = max(b.PeakLive, st.PeakLive)
+	}
+	logf("return to baseline: waiting up to %s for the engine's memory of the calls to go", settle+wait)
+	checkBaseline(ctx, benv, b, drained, settle, wait)
+	rep.Baseline = b
+	return rep, ctx.Err()
 }
 
 func failNote(fail *uas) string {
@@ -399,10 +474,10 @@ func (cfg Config) mode() string {
 // engineConfig writes the node's YAML: trunks by first digit (1 → from
 // UAS, 2 → to UAS, 3 → the failing UAS), a wide RTP range, no live-call
 // limit in the way, warnings only in the log.
-func engineConfig(cfg Config, httpPort, sipPort int, redisURL, tenant string, from, to, fail *uas) string {
+func engineConfig(cfg Config, httpPort, sipPort int, redisURL, tenant, nodeID string, from, to, fail *uas) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "http: 127.0.0.1:%d\nredis: %q\nlog_level: warn\n", httpPort, redisURL)
-	fmt.Fprintf(&b, "node_id: load-%d-%d\n", os.Getpid(), time.Now().UnixNano())
+	fmt.Fprintf(&b, "node_id: %s\n", nodeID)
 	fmt.Fprintf(&b, "sip:\n  listen: 127.0.0.1:%d\n  rtp_port_min: %d\n  rtp_port_max: %d\n", sipPort, rtpPortMin, rtpPortMax)
 	if !cfg.Media && cfg.Hold >= 50*time.Second {
 		// Without media no far end sends RTP; keep the media timeout
@@ -463,6 +538,7 @@ type stepEnv struct {
 	nums    *numbers
 	perf    string
 	logf    func(string, ...any)
+	base    engineState // before the first step
 }
 
 // runStep offers one rate, waits until its calls have ended, and measures.
@@ -485,29 +561,24 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	idle0, cpus := machineIdle()
 	wall0 := time.Now()
 
-	// Sample the engine's RSS, and its live calls when it has /metrics,
-	// every second while the step runs.
+	// Sample the engine's RSS, and its live calls and live heap when it
+	// has /metrics, every second until the step's calls have drained.
 	sampleCtx, stopSampling := context.WithCancel(ctx)
-	type peaks struct {
-		rss  uint64
-		live float64
-	}
-	sampled := make(chan peaks, 1)
+	sampled := make(chan []sample, 1)
 	go func() {
-		var p peaks
+		var ss []sample
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			p.rss = max(p.rss, rss(pid))
+			sm := sample{rss: rss(pid)}
 			if m, ok := c.scrape(sampleCtx); ok {
-				if v, ok := m.sum("switchboard_live_calls"); ok {
-					p.live = max(p.live, v)
-				}
+				sm.state = stateFrom(m, time.Now())
 			}
+			ss = append(ss, sm)
 			select {
 			case <-sampleCtx.Done():
-				p.rss = max(p.rss, rss(pid))
-				sampled <- p
+				ss = append(ss, sample{rss: rss(pid)})
+				sampled <- ss
 				return
 			case <-t.C:
 			}
@@ -526,12 +597,6 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	wall1 := time.Now()
 	redisMid := env.probe.snapshot(ctx)
 	mFired, _ := c.scrape(ctx)
-	stopSampling()
-	p := <-sampled
-	st.RSSMax, st.PeakLive = p.rss, int(p.live)
-	if err := <-perfDone; err != nil {
-		env.logf("perf: %v", err)
-	}
 	wait()
 
 	st.Duration = firing
@@ -571,6 +636,24 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	drained := waitDrained(ctx, c, drainBound)
 	if !drained && ctx.Err() == nil {
 		env.logf("calls still live %s after the step; counting them as failed", drainBound)
+	}
+	stopSampling()
+	samples := <-sampled
+	if err := <-perfDone; err != nil {
+		env.logf("perf: %v", err)
+	}
+	for _, sm := range samples {
+		st.RSSMax = max(st.RSSMax, sm.rss)
+		if sm.state.LiveOK {
+			st.PeakLive = max(st.PeakLive, int(sm.state.LiveCalls))
+		}
+	}
+	var at engineState
+	at, st.HeapLiveCalls, st.GCs, st.HeapLiveOK = peakHeap(samples)
+	st.HeapLive, st.PeakGoroutines, st.PeakStacks = at.HeapLive, at.Goroutines, at.Stacks
+	if st.HeapLiveOK && env.base.HeapOK && st.HeapLiveCalls > 0 {
+		st.HeapPerCall = (float64(st.HeapLive) - float64(env.base.HeapLive)) / float64(st.HeapLiveCalls)
+		st.HeapPerCallOK = true
 	}
 	st.RSSAfter = rss(pid)
 	mAfter, _ := c.scrape(ctx)
@@ -663,6 +746,45 @@ func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
 	}
 	st.FailedSipp = int(st.Sipp.Failed)
 	return st, ctx.Err()
+}
+
+// sample is one reading of the step's sampler.
+type sample struct {
+	rss   uint64
+	state engineState
+}
+
+// peakHeap finds the live heap at the step's peak: among the collections
+// that completed while the step was sampled, those that ran with at least
+// 95 % of the most live calls any of them ran with, and of these the one
+// that left the largest live heap (on a plateau the heap still grows
+// with the memory of ended calls). It returns the sample after that
+// collection, its live calls (the lower live-calls reading of the samples
+// before and after it), and how many collections completed in all. ok is
+// false when none completed between two samples.
+func peakHeap(ss []sample) (at engineState, calls, gcs int, ok bool) {
+	type gc struct {
+		at    engineState
+		calls int
+	}
+	var all []gc
+	most := 0
+	for i := 1; i < len(ss); i++ {
+		a, b := ss[i-1].state, ss[i].state
+		if !a.HeapOK || !b.HeapOK || !a.LiveOK || !b.LiveOK || b.GCCycles <= a.GCCycles {
+			continue
+		}
+		gcs += int(b.GCCycles - a.GCCycles)
+		n := int(min(a.LiveCalls, b.LiveCalls))
+		all = append(all, gc{b, n})
+		most = max(most, n)
+	}
+	for _, g := range all {
+		if float64(g.calls) >= 0.95*float64(most) && (!ok || g.at.HeapLive > at.HeapLive) {
+			at, calls, ok = g.at, g.calls, true
+		}
+	}
+	return at, calls, gcs, ok
 }
 
 // judge says why a record is not a call that went as planned ("" when it

@@ -90,6 +90,16 @@ func smoke(t *testing.T, cfg Config) Report {
 	if n := rep.Failed(); n > 0 {
 		t.Errorf("%d failed calls (sipp left %d up); work directory %s", n, rep.SippOpen, rep.WorkDir)
 	}
+	// Correctness, not memory: the live calls (and with Redis the live
+	// state) are back where they started. Goroutines and heap are only
+	// reported: the smoke test does not wait for the SIP backend to
+	// forget the calls.
+	if rep.Baseline == nil {
+		t.Error("no return-to-baseline check")
+	} else if !rep.Baseline.LiveBack() {
+		t.Errorf("live state did not return to baseline: live calls %v → %v, Redis %s → %s",
+			rep.Baseline.Before.LiveCalls, rep.Baseline.After.LiveCalls, rep.Baseline.Before.Keys, rep.Baseline.After.Keys)
+	}
 	return rep
 }
 
@@ -102,7 +112,7 @@ func (l testLog) Write(p []byte) (int, error) {
 
 func TestSmokeMemoryStoreWithMedia(t *testing.T) {
 	t.Parallel()
-	rep := smoke(t, Config{Rates: []float64{5}, Step: 4 * time.Second, Hold: time.Second, Media: true})
+	rep := smoke(t, Config{Rates: []float64{5}, Step: 4 * time.Second, Hold: time.Second, Media: true, Settle: time.Second, SettleWait: 5 * time.Second})
 	if s := rep.Steps[0]; s.RTPFromIn == 0 || s.RTPToOut == 0 || s.RTPToIn == 0 || s.RTPFromOut == 0 {
 		t.Errorf("media did not flow both ways: %d %d %d %d", s.RTPFromIn, s.RTPToOut, s.RTPToIn, s.RTPFromOut)
 	}
@@ -111,9 +121,12 @@ func TestSmokeMemoryStoreWithMedia(t *testing.T) {
 func TestSmokeRedisWithFailover(t *testing.T) {
 	t.Parallel()
 	url := redistest.URL(t)
-	rep := smoke(t, Config{Rates: []float64{5}, Step: 3 * time.Second, Hold: time.Second, Redis: url, Failover: true})
+	rep := smoke(t, Config{Rates: []float64{5}, Step: 3 * time.Second, Hold: time.Second, Redis: url, Failover: true, Settle: time.Second, SettleWait: 5 * time.Second})
 	if s := rep.Steps[0]; s.RedisCommands == 0 {
 		t.Errorf("no Redis commands counted")
+	}
+	if b := rep.Baseline; b != nil && !b.After.Keys.OK {
+		t.Errorf("the Redis live state was not read")
 	}
 }
 
@@ -307,5 +320,100 @@ func TestCheckRefusesBadSettings(t *testing.T) {
 		if err := c.check(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestPeakHeap(t *testing.T) {
+	st := func(live float64, heap, cycles uint64) sample {
+		return sample{state: engineState{LiveCalls: live, LiveOK: true, HeapLive: heap, GCCycles: cycles, HeapOK: true}}
+	}
+	ss := []sample{
+		st(0, 10, 1),
+		st(100, 10, 1),  // no collection
+		st(300, 40, 3),  // two collections, with 100 live calls
+		st(600, 70, 4),  // 300
+		st(598, 90, 5),  // 598: the peak's collections start here
+		st(600, 85, 6),  // 598
+		st(400, 120, 7), // 400: more heap, but past the peak
+		{},              // the sampler's last reading, without a scrape
+	}
+	at, calls, gcs, ok := peakHeap(ss)
+	if !ok || at.HeapLive != 90 || calls != 598 || gcs != 6 {
+		t.Fatalf("heap %d calls %d gcs %d ok %v, want 90 598 6 true", at.HeapLive, calls, gcs, ok)
+	}
+	if _, _, _, ok := peakHeap(ss[:2]); ok {
+		t.Fatal("no collection between samples: no reading")
+	}
+}
+
+func TestStateFrom(t *testing.T) {
+	m := parseMetrics(strings.NewReader("switchboard_live_calls 3\ngo_goroutines 42\ngo_gc_heap_live_bytes 1.048576e+06\n" +
+		"go_gc_cycles_total_gc_cycles_total 7\ngo_memstats_heap_alloc_bytes 2e+06\ngo_memstats_stack_inuse_bytes 65536\n"))
+	s := stateFrom(m, time.Now())
+	if !s.LiveOK || s.LiveCalls != 3 || !s.GoroutinesOK || s.Goroutines != 42 || !s.HeapOK || s.HeapLive != 1<<20 ||
+		s.GCCycles != 7 || s.HeapAlloc != 2e6 || s.Stacks != 65536 {
+		t.Fatalf("%+v", s)
+	}
+	if s := stateFrom(parseMetrics(strings.NewReader("go_gc_heap_live_bytes 5\n")), time.Now()); s.HeapOK || s.LiveOK {
+		t.Fatalf("a live heap without the collection counter is not a reading: %+v", s)
+	}
+}
+
+func TestBaselineVerdicts(t *testing.T) {
+	before := engineState{LiveOK: true, GoroutinesOK: true, Goroutines: 12, HeapOK: true, HeapLive: 3 << 20, GCCycles: 4,
+		Keys: liveKeys{OK: true}}
+	b := Baseline{Before: before, After: before, Calls: 1000, PeakLive: 600, Redis: true}
+	if !b.LiveBack() || !b.done() {
+		t.Fatal("identical readings are back")
+	}
+	b.After.Keys.Nodes, b.After.Keys.OtherNodes = 1, 5 // the node registry and other nodes do not count
+	if !b.LiveBack() {
+		t.Fatal("the node registry is not live state")
+	}
+	b.After.Keys.Live = 2
+	if b.LiveBack() {
+		t.Fatal("members left in the node's live set")
+	}
+	b.After.Keys = liveKeys{OK: true, Reservations: 1}
+	if b.LiveBack() {
+		t.Fatal("a reservation left")
+	}
+	b.After.Keys = liveKeys{OK: true}
+	b.After.LiveCalls = 1
+	if b.LiveBack() {
+		t.Fatal("a live call left")
+	}
+	b.After.LiveCalls = 0
+	b.After.Goroutines = 12 + goroutineTolerance + 1
+	if back, ok := b.GoroutinesBack(); back || !ok || b.done() {
+		t.Fatal("goroutines beyond the tolerance")
+	}
+	b.After.Goroutines = 12
+	// Redis: no record allowance.
+	if want := uint64(heapToleranceFixed + 600*heapTolerancePerPeak); b.HeapTolerance() != want {
+		t.Fatalf("tolerance %d, want %d", b.HeapTolerance(), want)
+	}
+	b.After.HeapLive = before.HeapLive + b.HeapTolerance() + 1
+	if back, ok := b.HeapBack(); back || !ok {
+		t.Fatal("heap beyond the tolerance")
+	}
+	b.MemoryStore, b.Redis = true, false
+	if back, _ := b.HeapBack(); !back {
+		t.Fatal("the memory store's records are allowed for")
+	}
+	b.Before.GCCycles = 0
+	if _, ok := b.HeapBack(); ok {
+		t.Fatal("a baseline before any collection is no reading")
+	}
+	var out strings.Builder
+	writeBaseline(&out, &b)
+	if !strings.Contains(out.String(), "verdict: returned to baseline") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	b.After.LiveCalls = 2
+	out.Reset()
+	writeBaseline(&out, &b)
+	if !strings.Contains(out.String(), "FAILED") || !(Report{Baseline: &b}).BaselineFailed() {
+		t.Fatalf("report:\n%s", out.String())
 	}
 }

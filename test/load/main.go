@@ -3,7 +3,8 @@
 // 127.0.0.1, drives the real HTTP API open-loop at fixed arrival rates
 // (calls per second), stepping the rate up, and reports per step the
 // offered and completed calls, failures, retransmissions, latencies, CPU,
-// memory and Redis commands per call. See test/load/README.md.
+// memory and Redis commands per call, then checks that the engine returns
+// to the state it started from. See test/load/README.md.
 //
 //	go run ./test/load -rates 50,100,200 -step 20s -redis auto -out results.csv
 package main
@@ -39,6 +40,8 @@ func main() {
 	flag.StringVar(&cfg.Sipp, "sipp", "sipp", "sipp executable")
 	flag.StringVar(&cfg.Perf, "perf", "", "record a CPU profile of the engine with perf(1) during the last step into this file")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the work directory (engine configuration and log, sipp CSV and error files)")
+	flag.DurationVar(&cfg.Settle, "settle", sipStateLifetime, "return-to-baseline check: how long after the last step drained to wait before reading the live heap (the SIP backend remembers calls that long); negative skips the check")
+	flag.DurationVar(&cfg.SettleWait, "settle-wait", time.Minute, "return-to-baseline check: how much longer to wait for goroutines and live heap to come back")
 	flag.Parse()
 	cfg.Failover = *failover
 
@@ -85,6 +88,9 @@ func main() {
 	}
 	if rep.Failed() > 0 {
 		os.Exit(3)
+	}
+	if rep.BaselineFailed() {
+		os.Exit(4)
 	}
 }
 

@@ -392,7 +392,10 @@ func redisPing(addr string) error {
 // waitReady polls the engine's /readyz until it answers 200.
 func waitReady(ctx context.Context, p *proc, base string) error {
 	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 2 * time.Second}
+	// Its connection would be one more goroutine of the engine's in the
+	// baseline taken next.
+	defer client.CloseIdleConnections()
 	for {
 		resp, err := client.Get(base + "/readyz")
 		if err == nil {

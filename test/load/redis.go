@@ -101,6 +101,95 @@ func commandDelta(before, after redisSnapshot) (int64, []cmdCount) {
 	return total, by
 }
 
+// redisPrefix starts every key of the engine's Redis store (its default;
+// the engine's configuration does not change it).
+const redisPrefix = "sb"
+
+// liveState counts the members of the Redis store's keys of live state
+// (see liveKeys) for the node and the tenant of the run.
+func (r *redisProbe) liveState(ctx context.Context, node, tenant string) liveKeys {
+	var k liveKeys
+	if r == nil {
+		return k
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	live := redisPrefix + ":live:{n:" + node + "}"
+	gone := live + ":gone"
+	nodes := redisPrefix + ":live:nodes"
+	count := func(key string) (int64, error) {
+		typ, err := r.c.Type(ctx, key).Result()
+		if err != nil {
+			return 0, err
+		}
+		switch typ {
+		case "set":
+			return r.c.SCard(ctx, key).Result()
+		case "hash":
+			return r.c.HLen(ctx, key).Result()
+		case "zset":
+			return r.c.ZCard(ctx, key).Result()
+		case "none":
+			return 0, nil
+		}
+		return 1, nil
+	}
+	err := r.scan(ctx, redisPrefix+":live:*", func(key string) error {
+		n, err := count(key)
+		switch key {
+		case live:
+			k.Live = n
+		case gone:
+			k.Gone = n
+		case nodes:
+			k.Nodes = n
+		default:
+			k.OtherNodes += n
+		}
+		return err
+	})
+	if err == nil {
+		tag := redisPrefix + ":{t:" + tenant + "}"
+		err = r.scan(ctx, tag+":state:*", func(key string) error {
+			fields, err := r.c.HKeys(ctx, key).Result()
+			for _, f := range fields {
+				if strings.HasPrefix(f, "call:") {
+					k.Reservations++
+				}
+			}
+			return err
+		})
+		if err == nil {
+			err = r.scan(ctx, tag+":queue:*", func(key string) error {
+				n, err := count(key)
+				k.Queued += n
+				return err
+			})
+		}
+	}
+	k.OK = err == nil
+	return k
+}
+
+// scan calls fn for every key matching pattern.
+func (r *redisProbe) scan(ctx context.Context, pattern string, fn func(string) error) error {
+	var cursor uint64
+	for {
+		keys, next, err := r.c.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return err
+		}
+		for _, key := range keys {
+			if err := fn(key); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
 type cmdCount struct {
 	name string
 	n    int64

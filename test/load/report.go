@@ -21,7 +21,7 @@ func writeTable(w io.Writer, rep Report) {
 	}
 	fmt.Fprintf(w, "latencies API→INVITE and A 200→B INVITE from %s; CPU in %% of one core over the firing window\n\n", src)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "rate\toffered/s\tdone/s\tcalls\tpeak live\tfailed d/e/s\tretrans\tAPI→INV p50/p99 ms\tA200→B p99 ms\tHTTP p50/p99 ms\tCPU eng\tredis\tsipp\tdriver\thost\tRSS MB\theap MB\tredis cmd/call\tUDP err/rcvbuf\t")
+	fmt.Fprintln(tw, "rate\toffered/s\tdone/s\tcalls\tpeak live\tfailed d/e/s\tretrans\tAPI→INV p50/p99 ms\tA200→B p99 ms\tHTTP p50/p99 ms\tCPU eng\tredis\tsipp\tdriver\thost\tRSS MB\theap MB\tlive heap MB\tKiB/live call\tredis cmd/call\tUDP err/rcvbuf\t")
 	for _, s := range rep.Steps {
 		inv50, inv99, b99 := s.RecAPIToLegP50, s.RecAPIToLegP99, s.RecAnswerToLegP99
 		if s.APIToInviteOK {
@@ -34,16 +34,23 @@ func writeTable(w io.Writer, rep Report) {
 		if s.HeapOK {
 			heap = fmt.Sprintf("%.0f", mb(s.Heap))
 		}
+		live, perCall := "-", "-"
+		if s.HeapLiveOK {
+			live = fmt.Sprintf("%.1f", mb(s.HeapLive))
+		}
+		if s.HeapPerCallOK {
+			perCall = fmt.Sprintf("%.1f", s.HeapPerCall/1024)
+		}
 		redis := "-"
 		if s.RedisCommands > 0 {
 			redis = fmt.Sprintf("%.1f", s.RedisPerCall)
 		}
-		fmt.Fprintf(tw, "%g\t%.1f\t%.1f\t%d/%d\t%d\t%d/%d/%d\t%d\t%s/%s\t%s\t%s/%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%d/%d\t\n",
+		fmt.Fprintf(tw, "%g\t%.1f\t%.1f\t%d/%d\t%d\t%d/%d/%d\t%d\t%s/%s\t%s\t%s/%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d/%d\t\n",
 			s.Rate, s.OfferedCPS, s.CompletedCPS, s.Completed, s.Sent, s.PeakLive,
 			s.FailedDriver, s.FailedEngine, s.FailedSipp, s.Sipp.Retrans+s.Sipp.Caught,
 			ms(inv50), ms(inv99), ms(b99), ms(s.HTTPP50), ms(s.HTTPP99),
 			s.CPUEngine, s.CPURedis, s.CPUSipp, s.CPUDriver, s.CPUMachine,
-			mb(s.RSSMax), heap, redis, subSat(s.UDP.InErrors, s.TalkerDrops), subSat(s.UDP.RcvbufErrors, s.TalkerDrops))
+			mb(s.RSSMax), heap, live, perCall, redis, subSat(s.UDP.InErrors, s.TalkerDrops), subSat(s.UDP.RcvbufErrors, s.TalkerDrops))
 	}
 	tw.Flush()
 	for _, s := range rep.Steps {
@@ -79,6 +86,12 @@ func writeTable(w io.Writer, rep Report) {
 		if len(s.RedisTop) > 0 {
 			extra = append(extra, "redis per call: "+topCommands(s.RedisTop, s.RedisCommands, s.RedisPerCall, 6))
 		}
+		if s.HeapLiveOK {
+			extra = append(extra, fmt.Sprintf("live heap after GC %.1f MiB at the step's peak (%d live calls at that collection; %d collections in the step); then %d goroutines, %.1f MiB of stacks (not heap)",
+				mb(s.HeapLive), s.HeapLiveCalls, s.GCs, s.PeakGoroutines, mb(s.PeakStacks)))
+		} else if s.Heap > 0 {
+			extra = append(extra, "no collection completed while the step was sampled: no live heap per call")
+		}
 		if s.SendLagMax > 50*time.Millisecond {
 			extra = append(extra, fmt.Sprintf("the driver fell up to %s behind its schedule", s.SendLagMax.Round(time.Millisecond)))
 		}
@@ -86,6 +99,7 @@ func writeTable(w io.Writer, rep Report) {
 			fmt.Fprintf(w, "\n%g calls/s:\n  %s\n", s.Rate, strings.Join(extra, "\n  "))
 		}
 	}
+	writeBaseline(w, rep.Baseline)
 	if rep.SippOpen > 0 {
 		fmt.Fprintf(w, "\nsipp still held %d calls after everything ended (never hung up by the engine)\n", rep.SippOpen)
 	}
@@ -102,6 +116,7 @@ var csvHeader = []string{
 	"rec_api_to_leg_p50_ms", "rec_api_to_leg_p99_ms", "rec_answer_to_leg_p99_ms",
 	"http_p50_ms", "http_p99_ms", "send_lag_max_ms",
 	"cpu_engine_pct", "cpu_redis_pct", "cpu_sipp_pct", "cpu_driver_pct", "cpu_host_pct", "rss_max_mb", "rss_after_mb", "heap_mb",
+	"heap_live_mb", "heap_live_calls", "heap_live_per_call_kib", "gc_cycles", "peak_goroutines", "peak_stacks_mb",
 	"redis_commands", "redis_commands_per_call", "redis_top",
 	"udp_in_errors", "udp_rcvbuf_errors", "udp_no_ports", "udp_talker_drops", "udp_echo_drops", "engine_sip_drops", "sipp_sip_drops",
 	"rtp_from_in", "rtp_to_out", "rtp_to_in", "rtp_from_out", "echo_loss_pct", "relay_counters", "error_counters", "failures",
@@ -125,6 +140,13 @@ func writeCSV(w io.Writer, rep Report) error {
 		if s.HeapOK {
 			heap = f1(mb(s.Heap))
 		}
+		live, liveCalls, perCall := "", "", ""
+		if s.HeapLiveOK {
+			live, liveCalls = f1(mb(s.HeapLive)), itoa(s.HeapLiveCalls)
+		}
+		if s.HeapPerCallOK {
+			perCall = f1(s.HeapPerCall / 1024)
+		}
 		row := []string{
 			rep.Store, rep.Mode, f1(rep.Hold.Seconds()), f1(rep.Ring.Seconds()), strconv.FormatFloat(s.Rate, 'g', -1, 64), f1(s.Duration.Seconds()),
 			itoa(s.Sent), f1(s.OfferedCPS), itoa(s.Completed), f1(s.CompletedCPS), itoa(s.PeakLive),
@@ -133,6 +155,7 @@ func writeCSV(w io.Writer, rep Report) error {
 			ms(s.RecAPIToLegP50), ms(s.RecAPIToLegP99), ms(s.RecAnswerToLegP99),
 			ms(s.HTTPP50), ms(s.HTTPP99), ms(s.SendLagMax),
 			f1(s.CPUEngine), f1(s.CPURedis), f1(s.CPUSipp), f1(s.CPUDriver), f1(s.CPUMachine), f1(mb(s.RSSMax)), f1(mb(s.RSSAfter)), heap,
+			live, liveCalls, perCall, itoa(s.GCs), itoa(s.PeakGoroutines), f1(mb(s.PeakStacks)),
 			i64(s.RedisCommands), f1(s.RedisPerCall), topCommands(s.RedisTop, s.RedisCommands, s.RedisPerCall, 0),
 			u64(s.UDP.InErrors), u64(s.UDP.RcvbufErrors), u64(s.UDP.NoPorts), u64(s.TalkerDrops), u64(s.EchoDrops), u64(s.EngineSIPDrops), u64(s.SippSIPDrops),
 			u64(s.RTPFromIn), u64(s.RTPToOut), u64(s.RTPToIn), u64(s.RTPFromOut), fmt.Sprintf("%.2f", s.EchoLoss()),
