@@ -142,7 +142,14 @@ func (s *Store) AckEvents(_ context.Context, node string, ids ...string) error {
 	if st == nil || len(ids) == 0 {
 		return nil
 	}
-	st.entries = slices.DeleteFunc(st.entries, func(le engine.LoggedEvent) bool { return slices.Contains(ids, le.ID) })
+	done := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		done[id] = struct{}{}
+	}
+	st.entries = slices.DeleteFunc(st.entries, func(le engine.LoggedEvent) bool {
+		_, ok := done[le.ID]
+		return ok
+	})
 	return nil
 }
 

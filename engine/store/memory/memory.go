@@ -15,6 +15,21 @@
 // operation is one critical section, so a reservation is decided
 // atomically; live-state times are kept to the millisecond like the Redis
 // store's, so both behave alike to the millisecond.
+//
+// The Store is also the engine.EventLog (events.go). CreateCall, SaveCall
+// and EndCall append their events to the stream of the call's node in the
+// critical section of the write, so a change and its events are one step;
+// the call's entry remembers the Seq of its last event, so a repeated
+// write appends nothing twice and a refused one (unknown call, id taken,
+// a leg of another call) nothing at all. Entry ids are decimal numbers
+// that increase per stream. Every stream has one list of entries not yet
+// acknowledged: ReadEvents from "" starts at its oldest, and AckEvents
+// drops entries from it, so memory holds what the dispatcher has not
+// finished, never its history. Nothing bounds that backlog: a node whose
+// events nobody reads and acknowledges keeps them all (the engine's
+// LogEvents option chooses which calls log theirs). Leases are timed by
+// the store's clock (Options.Now); dead letters are kept per tenant until
+// taken, with ids that increase across tenants.
 package memory
 
 import (
@@ -47,9 +62,10 @@ type Options struct {
 	SweepInterval time.Duration
 }
 
-// Store is the in-process engine.Store and engine.AgentStore. Its methods
-// are safe for concurrent use; one mutex guards the calls and another the
-// agent side, which is ample for the call rates of one node.
+// Store is the in-process engine.Store, engine.AgentStore and
+// engine.EventLog. Its methods are safe for concurrent use; one mutex
+// guards the calls and the event log and another the agent side, which is
+// ample for the call rates of one node.
 type Store struct {
 	now func() time.Time
 

@@ -1,8 +1,8 @@
-// Package redis is the engine.Store and engine.AgentStore kept in Redis, so
-// that every Switchboard node sees every call, agent and reservation, and a
-// call's record outlives the node that ran it. It passes the same
-// conformance suites as the memory store (engine/store/storetest: Run and
-// RunAgents).
+// Package redis is the engine.Store, engine.AgentStore and engine.EventLog
+// kept in Redis, so that every Switchboard node sees every call, agent,
+// reservation and event, and a call's record outlives the node that ran
+// it. It passes the same conformance suites as the memory store
+// (engine/store/storetest: Run, RunAgents and RunEventLog).
 //
 // # Key layout
 //
@@ -17,39 +17,78 @@
 //	                              without its record
 //	P:live:nodes            SET   every node that ever had a live call
 //	P:events:{n:<node>}     STREAM the node's event log: field "e", the JSON
-//	                              of an engine.LoggedEvent; consumer group
-//	                              "webhooks", one consumer "lease-holder"
+//	                              of an engine.LoggedEvent (its ID empty:
+//	                              the entry's id is the stream's); consumer
+//	                              group "webhooks", one consumer "lease-holder"
 //	P:events:{n:<node>}:lease STRING who reads the stream (PX lease)
 //	P:events:nodes          SET   every node with an event stream
-//	P:{t:<tenant>}:dead     STREAM the tenant's dead letters (field "e")
+//	P:{t:<tenant>}:dead     STREAM the tenant's dead letters (field "e", the
+//	                              JSON of an engine.DeadLetter; its id is the
+//	                              entry's)
 //
 // The call's hash also has the field "eseq": the Seq of the last event
-// appended for the call.
+// appended for the call (single server and Sentinel only).
 //
 // # Event log
 //
 // A write that carries events appends them in the same script that
-// writes the call's hash (putEventsScript, createEventsScript): on a
-// single server or a Sentinel's master a script may touch keys of any
-// slot, so the change and its events are one atomic step, in one round
-// trip. Each event is appended only if its Seq is above the hash's
-// "eseq", so a write repeated after a lost reply appends nothing twice,
-// and a write that changes nothing (unknown call, id taken) appends
-// nothing. On a Redis Cluster the stream is in another slot than the
-// call's hash, so the events go as plain XADDs beside the script in the
-// same pipeline: not atomic with the change, and appended again when a
-// write is repeated — webhook receivers de-duplicate by event id.
+// writes the call's hash (putEventsScript, createEventsScript; their
+// KEYS are the hash, the node's stream and the set of nodes with
+// streams): on a single server or a Sentinel's master a script may touch
+// keys of any slot, so the change, its events and the node's place in
+// P:events:nodes are one atomic step, in the write's one round trip.
+// Each event is appended only if its Seq is above the hash's "eseq",
+// which the script then raises, so a write repeated after a lost reply
+// (or sent again after NOSCRIPT) appends nothing twice, and a write that
+// changes nothing (unknown call, id taken) appends nothing; a SaveCall
+// with a leg of another call is refused before anything is sent.
 //
-// Streams are bounded with XADD MAXLEN ~ 1,000,000: far more than a
-// dispatcher that keeps up leaves behind; a backlog beyond it (webhooks
-// down for days at full load) loses its oldest entries rather than
-// Redis's memory. Reading goes through one consumer group and a single
-// consumer name whoever holds the stream's lease, so a new holder (a
-// restart, a takeover of a dead node's stream) is first given the entries
-// its predecessor read and did not acknowledge, then new ones.
-// Acknowledged entries are deleted (XACK and XDEL). Leases are a key set
-// with NX and a TTL, renewed and released only by their holder (scripts
-// that compare the holder).
+// On a Redis Cluster the stream is in another slot than the call's hash,
+// and no script may touch both, so the events go as plain XADDs (and the
+// SADD) beside the write's script in the same pipeline: no round trip
+// more (CreateCall's second round trip carries them), but not atomic with
+// the change and not guarded by "eseq", which is not written there. A
+// repeated write appends its events again, and so does a pipeline sent
+// again after NOSCRIPT; a write that the script refuses has appended
+// them all the same. Delivery is at least once in any case, and receivers
+// de-duplicate by event id (webhook-id). Appending only after the
+// script's reply would cost a round trip per write and lose the events of
+// a write whose node dies in between: a change kept without its events,
+// which is worse than a duplicate.
+//
+// Streams are bounded with XADD MAXLEN ~ 1,000,000 (approximate, so
+// Redis trims whole nodes of the stream cheaply). Entries weigh about
+// 0.7 KB (a leg event) to 3 KB (a call event, with the record and its
+// legs), so a full stream holds one to a few GB. A dispatcher that keeps
+// up leaves at most a few thousand entries, so in normal operation
+// nothing unacknowledged is ever trimmed; only a backlog beyond the bound
+// (webhooks down for days at full load) loses its oldest entries, which
+// is chosen over Redis running out of memory and refusing the calls'
+// own writes. Trimmed entries that were read and not acknowledged come
+// back from the group without fields: ReadEvents acknowledges and skips
+// them rather than stall.
+//
+// Reading goes through one consumer group, "webhooks" (made with
+// MKSTREAM from id 0 by a store's first read of the stream, made again
+// if the stream was deleted since), and a single consumer name,
+// "lease-holder", whoever holds the stream's lease: the lease guarantees
+// one reader, and a new holder (a restart, a takeover of a dead node's
+// stream) is first given the entries its predecessor read and did not
+// acknowledge. ReadEvents reads the consumer's pending entries after
+// the id it is given ("0" for ""), with no wait, and then, to fill the
+// batch, new entries (">"), waiting up to block only when the batch
+// would be empty. Acknowledged entries are deleted (XACK and XDEL in one
+// pipeline), so the stream holds only what is not finished. Leases are a
+// key set with NX and a PX ttl by a script that also renews (PEXPIRE) the
+// holder's own lease; ReleaseStream deletes the key only if it holds the
+// reader (compare and delete).
+//
+// Dead letters are a stream per tenant: PutDeadLetter is one XADD whose
+// entry id becomes the letter's id, so ListDeadLetters is XRANGE from
+// the cursor (exclusive: the last id of the previous page), oldest first,
+// and TakeDeadLetter is a script that reads the entry and deletes it
+// atomically, so two takers never both get it. A tenant's letters are
+// only in its own key: no other tenant can list or take them.
 //
 // Why this shape:
 //
@@ -64,9 +103,10 @@
 //     retried); otherwise a script that checks that the call exists and
 //     then HSETs whole fields (the call's and, for SaveCall and EndCall,
 //     those of any number of legs, in one run) and sets or clears the
-//     TTL. Each is
-//     atomic, idempotent, and unable to resurrect an expired call or leave
-//     a hash of orphan legs behind. No MULTI is needed, so no call method
+//     TTL. Each is atomic, idempotent, and unable to resurrect an expired
+//     call or leave a hash of orphan legs behind. (A write that carries
+//     events on a single server also names the node's stream and the set
+//     of nodes with streams: see Event log.) No MULTI is needed, so no call method
 //     uses TxPipelined.
 //   - Indexes live in other slots ({t:..}, {n:..}), so a method's index
 //     updates go with its hash script in one plain (non-transactional)
@@ -152,11 +192,15 @@
 // text each time. A server that lacks it (script cache flushed, a restart,
 // a failover to a replica that never ran it) answers NOSCRIPT. A script
 // sent alone (SaveLeg, Reserve, Release, JoinQueue, the record of a
-// CreateCall on a cluster) is then sent again with EVAL, which caches it.
-// A script in a pipeline (SaveCall, EndCall, CreateCall, the housekeeping
-// of LiveCalls) is loaded with SCRIPT LOAD (on every master of a cluster)
-// and the whole pipeline sent again, once; that is safe because every
-// command in those pipelines may run twice with the effect of once.
+// CreateCall on a cluster when it carries no events, the leases,
+// TakeDeadLetter) is then sent again with EVAL, which caches it. A script
+// in a pipeline (SaveCall, EndCall, CreateCall, the record and events of
+// a CreateCall on a cluster, the housekeeping of LiveCalls) is loaded
+// with SCRIPT LOAD (on every master of a cluster) and the whole pipeline
+// sent again, once; that is safe because every command in those
+// pipelines may run twice with the effect of once, except on a cluster
+// the plain XADDs of a write's events, which are then appended twice (see
+// Event log).
 //
 // # Round trips
 //
@@ -173,6 +217,16 @@
 // LiveCalls: 2 for one node, 3 for all (+1 to drop stale entries or note
 // sightings of ids without a record). ListCalls: 2 per window of
 // candidates, usually one window (+1 to drop expired entries).
+//
+// Events add no round trip to the writes that carry them, on a cluster
+// too. Event log, once per method: 1 for EventStreams, LeaseStream,
+// ReleaseStream, AckEvents, AppendEvents (one pipeline however many
+// entries), PutDeadLetter, ListDeadLetters and TakeDeadLetter.
+// ReadEvents: 1 when the pending entries fill the batch, else 2 (pending,
+// then new); +1 on a store's first read of a stream (the group); more
+// only when the stream was deleted under the store (NOGROUP: the group
+// made again and the read repeated) or the read meets trimmed entries
+// (their XACK, then the pending entries after them).
 //
 // Agent side, once per method: 1 for PutAgent, GetAgent, ListAgents,
 // DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -106,9 +105,15 @@ func (s *Store) eventKeys(c *engine.Call) []string {
 
 // queueClusterEvents appends events with plain XADDs: on a cluster the
 // stream is in another slot than the call's hash, so no script can do
-// both. The append then goes with the write in its pipeline but is not
-// atomic with it, and a repeated write appends again: receivers de-
-// duplicate by event id (webhook-id).
+// both. The append then goes with the write in its pipeline, so it costs
+// no round trip, but it is not atomic with the write and not guarded by
+// the hash's "eseq": a repeated write (a retry after a lost reply, the
+// pipeline sent again after NOSCRIPT) appends again, and a write the
+// script refuses (unknown call, id taken) has appended all the same.
+// Delivery is at least once anyway: receivers de-duplicate by event id
+// (webhook-id). Waiting for the script's reply to append only after a
+// write that succeeded would cost a round trip and lose the events of a
+// write whose node dies in between, which is worse than a duplicate.
 func (s *Store) queueClusterEvents(ctx context.Context, p goredis.Pipeliner, c *engine.Call, evArgs []any) {
 	for i := 0; i < len(evArgs); i += 2 {
 		p.XAdd(ctx, &goredis.XAddArgs{Stream: s.streamKey(c.Node), MaxLen: streamMaxLen, Approx: true, Values: []any{entryField, evArgs[i+1]}})
@@ -154,18 +159,18 @@ func (s *Store) ReleaseStream(ctx context.Context, node, reader string) error {
 	return nil
 }
 
-// groups remembers the streams whose consumer group exists.
-var groupsMade sync.Map
-
+// ensureGroup makes the stream's consumer group (and the stream) unless
+// this store made or found it before. The group starts at "0", so a
+// stream appended to before its first read is read from its first entry.
 func (s *Store) ensureGroup(ctx context.Context, key string) error {
-	if _, ok := groupsMade.Load(key); ok {
+	if _, ok := s.groups.Load(key); ok {
 		return nil
 	}
 	err := s.c.XGroupCreateMkStream(ctx, key, readGroup, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+	if err != nil && !goredis.HasErrorPrefix(err, "BUSYGROUP") {
 		return err
 	}
-	groupsMade.Store(key, true)
+	s.groups.Store(key, true)
 	return nil
 }
 
@@ -177,53 +182,101 @@ func (s *Store) ReadEvents(ctx context.Context, node, after string, n int, block
 	if n <= 0 {
 		n = 100
 	}
-	if err := s.ensureGroup(ctx, key); err != nil {
+	out, err := s.readEvents(ctx, key, after, n, block)
+	if err != nil && goredis.HasErrorPrefix(err, "NOGROUP") {
+		// The stream was deleted since this store made its group (by an
+		// operator, a flush): make both again and read once more.
+		s.groups.Delete(key)
+		out, err = s.readEvents(ctx, key, after, n, block)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("redis store: read events %s: %w", node, err)
 	}
-	start := after
-	if start == "" {
-		start = "0"
+	return out, nil
+}
+
+func (s *Store) readEvents(ctx context.Context, key, after string, n int, block time.Duration) ([]engine.LoggedEvent, error) {
+	if err := s.ensureGroup(ctx, key); err != nil {
+		return nil, err
 	}
-	var out []engine.LoggedEvent
-	read := func(id string, block time.Duration) ([]engine.LoggedEvent, error) {
+	read := func(id string, count int, block time.Duration) ([]goredis.XMessage, error) {
 		res, err := s.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
-			Group: readGroup, Consumer: readConsumer, Streams: []string{key, id}, Count: int64(n - len(out)), Block: block,
+			Group: readGroup, Consumer: readConsumer, Streams: []string{key, id}, Count: int64(count), Block: block,
 		}).Result()
 		if errors.Is(err, goredis.Nil) {
 			return nil, nil
 		}
 		if err != nil {
-			if strings.Contains(err.Error(), "NOGROUP") {
-				groupsMade.Delete(key) // the stream was deleted: make it again next time
-			}
 			return nil, err
 		}
-		var got []engine.LoggedEvent
+		var msgs []goredis.XMessage
 		for _, st := range res {
-			for _, m := range st.Messages {
-				le, err := decodeEntry(m)
-				if err != nil {
-					return nil, err
-				}
-				got = append(got, le)
+			msgs = append(msgs, st.Messages...)
+		}
+		return msgs, nil
+	}
+	var out []engine.LoggedEvent
+	// keep decodes msgs into out. A pending entry without fields was
+	// trimmed from the stream (XADD MAXLEN, a backlog beyond the bound)
+	// before it was acknowledged: there is nothing left to deliver, so it
+	// is acknowledged and skipped rather than stalling the reader.
+	keep := func(msgs []goredis.XMessage) error {
+		var gone []string
+		for _, m := range msgs {
+			if m.Values == nil {
+				gone = append(gone, m.ID)
+				continue
 			}
+			le, err := decodeEntry(m)
+			if err != nil {
+				return err
+			}
+			out = append(out, le)
 		}
-		return got, nil
-	}
-	// Pending entries first (non-blocking), then new ones to fill the
-	// batch; the wait is only for a batch that would be empty.
-	out, err := read(start, -1)
-	if err == nil && len(out) < n {
-		wait := time.Duration(-1) // no BLOCK argument: BLOCK 0 would wait for ever
-		if len(out) == 0 && block > 0 {
-			wait = block
+		if len(gone) > 0 {
+			return s.c.XAck(ctx, key, readGroup, gone...).Err()
 		}
-		var more []engine.LoggedEvent
-		more, err = read(">", wait)
-		out = append(out, more...)
+		return nil
 	}
+	// Pending entries first, without waiting: with an id, XREADGROUP
+	// returns the consumer's own pending entries after it. A full batch
+	// that lost some to trimming is followed by the next, so that what
+	// comes back is always the oldest first.
+	from := after
+	if from == "" {
+		from = "0"
+	}
+	for len(out) < n {
+		want := n - len(out)
+		msgs, err := read(from, want, -1)
+		if err != nil {
+			return nil, err
+		}
+		if err := keep(msgs); err != nil {
+			return nil, err
+		}
+		if len(msgs) < want {
+			break
+		}
+		from = msgs[len(msgs)-1].ID
+	}
+	if len(out) == n {
+		return out, nil
+	}
+	// Then new entries, to fill the batch; the wait is only for a batch
+	// that would be empty. No BLOCK argument at all when not waiting:
+	// BLOCK 0 would wait for ever (and so would a block under 1 ms,
+	// rounded down to 0).
+	wait := time.Duration(-1)
+	if len(out) == 0 && block > 0 {
+		wait = max(block, time.Millisecond)
+	}
+	msgs, err := read(">", n-len(out), wait)
 	if err != nil {
-		return nil, fmt.Errorf("redis store: read events %s: %w", node, err)
+		return nil, err
+	}
+	if err := keep(msgs); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -257,6 +310,9 @@ func (s *Store) AckEvents(ctx context.Context, node string, ids ...string) error
 
 // AppendEvents appends entries to node's stream.
 func (s *Store) AppendEvents(ctx context.Context, node string, entries ...engine.LoggedEvent) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, le := range entries {
 			le.ID = ""

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -53,6 +54,9 @@ type Store struct {
 	// cluster: keys of different hash tags cannot share a script, so a
 	// write's events are appended beside it, not within it (events.go).
 	cluster bool
+	// groups holds the keys of the event streams whose consumer group
+	// this store has made or found (events.go).
+	groups sync.Map
 }
 
 // staleGrace is how long an index entry without its record is kept (and
@@ -236,7 +240,8 @@ return 0`)
 // in the order sent. A cluster client splits a pipeline by node and sends
 // the parts concurrently, so the script could run before the index writes
 // on their nodes; there it takes two round trips, the index pipeline and
-// then the script.
+// then the script (with the XADDs of the events beside it, see
+// queueClusterEvents).
 func (s *Store) CreateCall(ctx context.Context, c *engine.Call, events ...engine.Event) error {
 	js, err := callJSON(c)
 	if err != nil {
@@ -261,12 +266,16 @@ func (s *Store) CreateCall(ctx context.Context, c *engine.Call, events ...engine
 		if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error { index(p); return nil }); err != nil {
 			return fmt.Errorf("redis store: create call %s: index: %w", c.ID, err)
 		}
-		create = script.Run(ctx, s.c, keys, args...)
-		if s.cluster && len(events) > 0 && create.Err() == nil {
-			if _, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		if !s.cluster || len(events) == 0 {
+			create = script.Run(ctx, s.c, keys, args...)
+		} else {
+			// The events go beside the record, in its pipeline (see
+			// queueClusterEvents): still two round trips in all.
+			err = s.pipeline(ctx, func(p goredis.Pipeliner) {
+				create = script.EvalSha(ctx, p, keys, args...)
 				s.queueClusterEvents(ctx, p, c, evArgs)
-				return nil
-			}); err != nil {
+			})
+			if err != nil && create.Err() == nil {
 				return fmt.Errorf("redis store: create call %s: events: %w", c.ID, err)
 			}
 		}

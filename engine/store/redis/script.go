@@ -39,8 +39,12 @@ func newScript(src string) *goredis.Script {
 // effect of once: its writes are whole-record puts of fields, adds to and
 // removals from sets, and scripts that take a repeated write for the
 // write itself (createScript) or that change nothing more when repeated
-// (sweepScript). queue runs again for the second attempt, so the
-// commands it keeps are those whose replies the caller reads.
+// (sweepScript). The one exception is on a cluster, where the events of
+// a write go as plain XADDs beside its script (events.go): they ran the
+// first time and are appended again, as after any repeated write there;
+// receivers de-duplicate by event id. queue runs again for the second
+// attempt, so the commands it keeps are those whose replies the caller
+// reads.
 func (s *Store) pipeline(ctx context.Context, queue func(p goredis.Pipeliner)) error {
 	run := func() ([]goredis.Cmder, error) {
 		return s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {

@@ -6,6 +6,10 @@
 //		storetest.Run(t, func(t *testing.T) engine.Store { return memory.New(memory.Options{}) })
 //	}
 //
+// RunAgents does the same for engine.AgentStore, and RunEventLog for the
+// event log (engine.EventLog, kept by the same store types: what the
+// writes append and what the dispatcher reads).
+//
 // The contract it pins down, beyond the comments on engine.Store:
 //
 //   - Records keep every field exactly, times to the nanosecond (the suite
