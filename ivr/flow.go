@@ -1,325 +1,210 @@
-// Package ivr holds Switchboard's IVR flows: menus that play a prompt,
-// collect digits and route a caller. A flow is data — written in the
-// configuration or sent to the API — and is validated when it is loaded,
-// so a call never meets a menu that cannot work. The package is pure: it
-// plays, times and dials nothing; the engine does, as a flow tells it.
-//
-// A Flow starts at its Start menu. A Menu plays its Prompt and, when it
-// collects digits, waits for a key (FirstDigit timeout), then for more
-// (InterDigit) until MaxDigits, the Terminator or a pause ends the input;
-// the input picks an Option. No input or an input no option names is
-// retried (with NoInputPrompt or InvalidPrompt) up to Retries times, then
-// the menu's Fallback is taken (hang up when it has none). A menu that
-// collects nothing goes straight to its Fallback (a welcome before a
-// route). Modelled on Asterisk's Background/WaitExten with its t and i
-// extensions and on Twilio's <Gather> with its timeout and
-// finishOnKey.
 package ivr
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
-	"strings"
+	"io"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
-// Flow is one IVR: a tree (or graph) of menus.
+// Flow is one IVR: menus, and the one a call starts in.
+//
+// A Flow is read-only once loaded: many Machines may run it at once, and
+// none of them changes it.
 type Flow struct {
-	ID    string  `json:"id" yaml:"id"`
-	Start string  `json:"start" yaml:"start"`
-	Menus []*Menu `json:"menus" yaml:"menus"`
+	// ID names the flow: 1 to 50 of A-Z a-z 0-9 _ . -
+	ID string `json:"id" yaml:"id"`
+	// Start is the id of the menu a call enters first.
+	Start string `json:"start" yaml:"start"`
+	// Menus in any order; ids are unique.
+	Menus []Menu `json:"menus" yaml:"menus"`
 }
 
-// Menu is one prompt and what the caller's keys lead to.
+// Menu plays a prompt and, when it has options, takes the caller's keys
+// and does what the chosen option says.
+//
+// A menu without options plays its prompt and takes Next: a welcome before
+// the main menu, an announcement before a route.
 type Menu struct {
-	ID     string `json:"id" yaml:"id"`
-	Prompt string `json:"prompt" yaml:"prompt"` // announcement id
-	// Collect is nil for a menu that only plays its prompt and takes its
-	// Fallback.
-	Collect *Collect `json:"collect,omitempty" yaml:"collect,omitempty"`
-	// Options map an input ("1", "10", "*") to an action.
+	ID string `json:"id" yaml:"id"`
+	// Prompt is the announcement id played on entering the menu.
+	Prompt string `json:"prompt" yaml:"prompt"`
+	// Options map what the caller keys in ("1", "10", "*") to an action.
+	// A menu with options collects digits; one without collects none.
 	Options map[string]Action `json:"options,omitempty" yaml:"options,omitempty"`
-	// Retries after no input or an invalid one, each with its prompt
-	// (the menu's prompt again when empty).
-	Retries       int    `json:"retries" yaml:"retries"`
+	// Collect tunes how digits are taken (nil: the defaults). Only for a
+	// menu with options.
+	Collect *Collect `json:"collect,omitempty" yaml:"collect,omitempty"`
+	// Retries is how many more tries a caller gets after no input or an
+	// input no option names (0 to 10; one budget for both). Each retry
+	// plays the matching notice, if any, then the menu's prompt again.
+	Retries       int    `json:"retries,omitempty" yaml:"retries,omitempty"`
 	NoInputPrompt string `json:"no_input_prompt,omitempty" yaml:"no_input_prompt,omitempty"`
 	InvalidPrompt string `json:"invalid_prompt,omitempty" yaml:"invalid_prompt,omitempty"`
-	// Fallback is taken when retries run out (and after the prompt of a
-	// menu that collects nothing); nil means hang up.
+	// Fallback is taken when the retries run out; nil hangs up.
 	Fallback *Action `json:"fallback,omitempty" yaml:"fallback,omitempty"`
+	// Next is taken after the prompt of a menu without options; nil
+	// hangs up.
+	Next *Action `json:"next,omitempty" yaml:"next,omitempty"`
 }
 
-// Collect says how a menu takes digits.
+// Collect says how a menu takes digits. The zero value is the defaults.
 type Collect struct {
-	MaxDigits int `json:"max_digits" yaml:"max_digits"`
-	// FirstDigit and InterDigit bound the waits, in seconds (defaults 5
-	// and 3).
-	FirstDigit int `json:"first_digit_timeout" yaml:"first_digit_timeout"`
-	InterDigit int `json:"inter_digit_timeout" yaml:"inter_digit_timeout"`
-	// Terminator ends the input early ("#" by default; "none" for none).
+	// MaxDigits ends the input when this many keys have been pressed
+	// (1 to 20; 0: the length of the longest option).
+	MaxDigits int `json:"max_digits,omitempty" yaml:"max_digits,omitempty"`
+	// FirstDigitTimeout is how long to wait for the first key after the
+	// prompt ends, in seconds (1 to 60; 0: 5). None is no input.
+	FirstDigitTimeout int `json:"first_digit_timeout,omitempty" yaml:"first_digit_timeout,omitempty"`
+	// InterDigitTimeout is how long to wait for each further key, in
+	// seconds (1 to 30; 0: 3). None ends the input.
+	InterDigitTimeout int `json:"inter_digit_timeout,omitempty" yaml:"inter_digit_timeout,omitempty"`
+	// Terminator ends the input at once and is not part of it: "#" (the
+	// default, also ""), "*", or "none".
 	Terminator string `json:"terminator,omitempty" yaml:"terminator,omitempty"`
 }
 
 // ActionType is what an Action does.
 type ActionType string
 
+// The actions. Route, play-and-hang-up and hang-up actions are terminal:
+// the call leaves the flow. The others move within it.
 const (
-	RouteGroup  ActionType = "route_group"
-	RouteAgent  ActionType = "route_agent"
-	RouteNumber ActionType = "route_number"
-	GoToMenu    ActionType = "menu"
-	PlayHangup  ActionType = "play_hangup"
+	RouteGroup  ActionType = "route_group"  // Target: a group name
+	RouteAgent  ActionType = "route_agent"  // Target: an agent id
+	RouteNumber ActionType = "route_number" // Target: a phone number
+	PlayHangup  ActionType = "play_hangup"  // play Prompt, then hang up
 	Hangup      ActionType = "hangup"
+	GoToMenu    ActionType = "menu"   // Target: the id of the menu to enter
+	Repeat      ActionType = "repeat" // enter the current menu again
+	Back        ActionType = "back"   // enter the menu the caller came from
 )
 
-// Action is where an input leads.
+var actionTypes = []ActionType{RouteGroup, RouteAgent, RouteNumber, PlayHangup, Hangup, GoToMenu, Repeat, Back}
+
+// Action is where an input, a fallback or a menu's Next leads.
 type Action struct {
 	Type ActionType `json:"type" yaml:"type"`
-	// Target: the group, agent or number routed to, or the menu gone to.
+	// Target: the group, agent or number routed to, or the menu entered.
 	Target string `json:"target,omitempty" yaml:"target,omitempty"`
-	// Prompt is played by play_hangup.
+	// Prompt: the announcement play_hangup plays (required there), or
+	// one played before a route ("connecting you to sales").
 	Prompt string `json:"prompt,omitempty" yaml:"prompt,omitempty"`
 }
 
-// terminal reports whether the action ends the flow (the call leaves it).
-func (a Action) terminal() bool { return a.Type != GoToMenu }
+// Terminal reports whether the action ends the flow: the call leaves the
+// IVR to be routed or hung up.
+func (a Action) Terminal() bool {
+	switch a.Type {
+	case RouteGroup, RouteAgent, RouteNumber, PlayHangup, Hangup:
+		return true
+	}
+	return false
+}
 
-// Limits of a menu.
+// Defaults and limits.
 const (
-	DefaultFirstDigit = 5 * time.Second
-	DefaultInterDigit = 3 * time.Second
-	maxTimeout        = 60
-	maxInterDigit     = 30
-	maxDigits         = 20
-	maxRetries        = 10
-	maxMenus          = 200
+	DefaultFirstDigitTimeout = 5 * time.Second
+	DefaultInterDigitTimeout = 3 * time.Second
+	MaxFirstDigitTimeout     = 60 // seconds
+	MaxInterDigitTimeout     = 30 // seconds
+	MaxDigits                = 20
+	MaxRetries               = 10
+	MaxMenus                 = 200
+	MaxOptions               = 1000 // per menu
+	// MaxSteps bounds one call's run through a flow: after this many
+	// prompts played, or menus entered, the Machine hangs up
+	// (ReasonStepLimit). Every way round a flow enters a menu and plays a
+	// prompt, so no loop a flow allows keeps a call for ever.
+	MaxSteps = 100
 )
 
-var (
-	idRule  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,50}$`)
-	keyRule = regexp.MustCompile(`^[0-9*#]{1,20}$`)
-)
-
-// ErrInvalidFlow is wrapped by every error of Validate.
-var ErrInvalidFlow = errors.New("invalid IVR flow")
-
-// Validate checks the flow and returns every problem found, each naming
-// its menu; knownPrompt says whether an announcement id exists (nil
-// accepts any). It checks ids, ranges, options, prompts, targets, menus
-// referred to, menus no path reaches, and menus from which no path leaves
-// the flow (a loop a caller could never get out of).
-func (f *Flow) Validate(knownPrompt func(id string) bool) error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if knownPrompt == nil {
-		knownPrompt = func(string) bool { return true }
-	}
-	if !idRule.MatchString(f.ID) {
-		bad("flow id %q: 1-50 of A-Z a-z 0-9 _ . -", f.ID)
-	}
-	if len(f.Menus) == 0 {
-		bad("flow %s has no menu", f.ID)
-	}
-	if len(f.Menus) > maxMenus {
-		bad("flow %s has %d menus; at most %d", f.ID, len(f.Menus), maxMenus)
-	}
-	menus := map[string]*Menu{}
-	for i, m := range f.Menus {
-		if m == nil {
-			bad("menu %d is empty", i+1)
-			continue
+// menu returns the menu with id, nil when there is none.
+func (f *Flow) menu(id string) *Menu {
+	for i := range f.Menus {
+		if f.Menus[i].ID == id {
+			return &f.Menus[i]
 		}
-		if !idRule.MatchString(m.ID) {
-			bad("menu %d: id %q: 1-50 of A-Z a-z 0-9 _ . -", i+1, m.ID)
-			continue
-		}
-		if menus[m.ID] != nil {
-			bad("menu %s is defined twice", m.ID)
-			continue
-		}
-		menus[m.ID] = m
-	}
-	if menus[f.Start] == nil {
-		bad("start menu %q is not a menu of the flow", f.Start)
-	}
-	prompt := func(where, id string, required bool) {
-		switch {
-		case id == "" && required:
-			bad("%s: a prompt is required", where)
-		case id != "" && !knownPrompt(id):
-			bad("%s: unknown prompt %q", where, id)
-		}
-	}
-	action := func(where string, a Action) {
-		switch a.Type {
-		case RouteGroup, RouteAgent, RouteNumber:
-			if strings.TrimSpace(a.Target) == "" {
-				bad("%s: %s needs a target", where, a.Type)
-			}
-		case GoToMenu:
-			if menus[a.Target] == nil {
-				bad("%s: menu %q does not exist", where, a.Target)
-			}
-		case PlayHangup:
-			prompt(where, a.Prompt, true)
-		case Hangup:
-		default:
-			bad("%s: unknown action type %q", where, a.Type)
-		}
-	}
-	for _, m := range f.Menus {
-		if m == nil || menus[m.ID] != m {
-			continue
-		}
-		where := "menu " + m.ID
-		prompt(where, m.Prompt, true)
-		prompt(where+" no_input_prompt", m.NoInputPrompt, false)
-		prompt(where+" invalid_prompt", m.InvalidPrompt, false)
-		if m.Retries < 0 || m.Retries > maxRetries {
-			bad("%s: retries %d; 0 to %d", where, m.Retries, maxRetries)
-		}
-		if c := m.Collect; c != nil {
-			if c.MaxDigits < 1 || c.MaxDigits > maxDigits {
-				bad("%s: max_digits %d; 1 to %d", where, c.MaxDigits, maxDigits)
-			}
-			if c.FirstDigit < 0 || c.FirstDigit > maxTimeout {
-				bad("%s: first_digit_timeout %d s; 1 to %d (0: 5)", where, c.FirstDigit, maxTimeout)
-			}
-			if c.InterDigit < 0 || c.InterDigit > maxInterDigit {
-				bad("%s: inter_digit_timeout %d s; 1 to %d (0: 3)", where, c.InterDigit, maxInterDigit)
-			}
-			if t := c.Terminator; t != "" && t != "none" && t != "#" && t != "*" {
-				bad("%s: terminator %q; # or * or none", where, t)
-			}
-			if len(m.Options) == 0 {
-				bad("%s collects digits but has no option", where)
-			}
-		} else if len(m.Options) > 0 {
-			bad("%s has options but collects no digits", where)
-		}
-		keys := make([]string, 0, len(m.Options))
-		for k := range m.Options {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			ow := fmt.Sprintf("%s option %q", where, k)
-			if !keyRule.MatchString(k) {
-				bad("%s: an option is 1-20 of 0-9 * #", ow)
-			} else if c := m.Collect; c != nil {
-				if len(k) > c.MaxDigits {
-					bad("%s: longer than max_digits %d", ow, c.MaxDigits)
-				}
-				if t := c.terminator(); t != "" && strings.Contains(k, t) {
-					bad("%s: contains the terminator %s", ow, t)
-				}
-			}
-			action(ow, m.Options[k])
-		}
-		if m.Fallback != nil {
-			action(where+" fallback", *m.Fallback)
-		}
-	}
-	if len(errs) == 0 {
-		errs = append(errs, f.checkPaths(menus)...)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w %s: %w", ErrInvalidFlow, f.ID, errors.Join(errs...))
 	}
 	return nil
 }
 
-// next lists where a menu can lead: the menus it can go to, and whether
-// it can leave the flow. A menu without a fallback hangs up when retries
-// run out, which leaves the flow.
-func (m *Menu) next() (menus []string, leaves bool) {
-	acts := make([]Action, 0, len(m.Options)+1)
-	for _, a := range m.Options {
-		acts = append(acts, a)
-	}
-	if m.Fallback != nil {
-		acts = append(acts, *m.Fallback)
-	} else {
-		leaves = true
-	}
-	for _, a := range acts {
-		if a.terminal() {
-			leaves = true
-		} else {
-			menus = append(menus, a.Target)
+// timeouts returns the menu's waits for the first key and between keys.
+func (m *Menu) timeouts() (first, inter time.Duration) {
+	first, inter = DefaultFirstDigitTimeout, DefaultInterDigitTimeout
+	if c := m.Collect; c != nil {
+		if c.FirstDigitTimeout > 0 {
+			first = time.Duration(c.FirstDigitTimeout) * time.Second
 		}
-	}
-	return menus, leaves
-}
-
-// checkPaths finds menus no path from Start reaches, and menus from which
-// no path leaves the flow.
-func (f *Flow) checkPaths(menus map[string]*Menu) []error {
-	var errs []error
-	reached := map[string]bool{f.Start: true}
-	queue := []string{f.Start}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		next, _ := menus[id].next()
-		for _, n := range next {
-			if !reached[n] {
-				reached[n] = true
-				queue = append(queue, n)
-			}
+		if c.InterDigitTimeout > 0 {
+			inter = time.Duration(c.InterDigitTimeout) * time.Second
 		}
-	}
-	// A menu can leave when it leaves itself or leads to one that can:
-	// iterate to the fixed point.
-	canLeave := map[string]bool{}
-	for changed := true; changed; {
-		changed = false
-		for id, m := range menus {
-			if canLeave[id] {
-				continue
-			}
-			next, leaves := m.next()
-			for _, n := range next {
-				leaves = leaves || canLeave[n]
-			}
-			if leaves {
-				canLeave[id], changed = true, true
-			}
-		}
-	}
-	for _, m := range f.Menus {
-		switch {
-		case !reached[m.ID]:
-			errs = append(errs, fmt.Errorf("menu %s: no path from the start menu %s reaches it", m.ID, f.Start))
-		case !canLeave[m.ID]:
-			errs = append(errs, fmt.Errorf("menu %s: a loop without exit — no path from it routes or hangs up", m.ID))
-		}
-	}
-	return errs
-}
-
-// terminator is the key that ends input, "" for none.
-func (c *Collect) terminator() string {
-	switch c.Terminator {
-	case "":
-		return "#"
-	case "none":
-		return ""
-	}
-	return c.Terminator
-}
-
-// Timeouts returns the menu's waits for the first digit and between
-// digits, defaults filled in.
-func (c *Collect) Timeouts() (first, inter time.Duration) {
-	first, inter = DefaultFirstDigit, DefaultInterDigit
-	if c.FirstDigit > 0 {
-		first = time.Duration(c.FirstDigit) * time.Second
-	}
-	if c.InterDigit > 0 {
-		inter = time.Duration(c.InterDigit) * time.Second
 	}
 	return first, inter
+}
+
+// terminator returns the key that ends input, 0 for none.
+func (m *Menu) terminator() rune {
+	if m.Collect == nil {
+		return '#'
+	}
+	switch m.Collect.Terminator {
+	case "", "#":
+		return '#'
+	case "*":
+		return '*'
+	}
+	return 0
+}
+
+// maxDigits returns the number of keys that ends the input.
+func (m *Menu) maxDigits() int {
+	if m.Collect != nil && m.Collect.MaxDigits > 0 {
+		return m.Collect.MaxDigits
+	}
+	n := 1
+	for k := range m.Options {
+		n = max(n, len(k))
+	}
+	return n
+}
+
+// ParseYAML decodes one flow from YAML. Unknown keys are refused, so a
+// misspelt setting is an error rather than a default. Option keys "*" and
+// "#" must be quoted: unquoted, YAML reads * as an alias and # as the
+// start of a comment. The flow still has to pass Validate.
+func ParseYAML(data []byte) (*Flow, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f Flow
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("ivr flow: empty document")
+		}
+		return nil, fmt.Errorf("ivr flow: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("ivr flow: more than one YAML document")
+	}
+	return &f, nil
+}
+
+// ParseJSON decodes one flow from JSON (an API body). Unknown fields and
+// trailing data are refused. The flow still has to pass Validate.
+func ParseJSON(data []byte) (*Flow, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f Flow
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("ivr flow: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("ivr flow: data after the flow")
+	}
+	return &f, nil
 }
