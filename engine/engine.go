@@ -257,27 +257,12 @@ func (e *Engine) List(ctx context.Context, q CallQuery) (CallPage, error) {
 // record says the API ended it. It returns once the stop is requested;
 // the record follows when the call goroutine has torn the legs down.
 func (e *Engine) Hangup(ctx context.Context, tenant, id string) error {
-	e.mu.Lock()
-	run := e.live[id]
-	e.mu.Unlock()
-	if run != nil && run.call.Tenant == tenant {
-		run.mu.Lock()
-		ended := run.call.State == StateEnded
-		run.mu.Unlock()
-		if ended {
-			return ErrCallEnded
-		}
-		run.stop(HangupAPI, errHangupByAPI)
-		return nil
-	}
-	c, err := e.Get(ctx, tenant, id)
+	run, err := e.liveRun(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
-	if !c.Live() {
-		return ErrCallEnded
-	}
-	return ErrNotOwner
+	run.stop(HangupAPI, errHangupByAPI)
+	return nil
 }
 
 // Wait blocks until the call has ended on this node (or ctx is done).

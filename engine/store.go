@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -80,4 +81,19 @@ type CallQuery struct {
 type CallPage struct {
 	Calls      []*Call `json:"calls"`
 	NextCursor string  `json:"next_cursor,omitempty"`
+}
+
+// CheckLegs refuses, before a store writes anything, a leg that is not
+// c's (SaveCall): a caller's mistake, which would otherwise store it in
+// the wrong call.
+func CheckLegs(c *Call, legs []*Leg) error {
+	for _, l := range legs {
+		if l == nil {
+			return errors.New("nil leg")
+		}
+		if l.CallID != c.ID {
+			return fmt.Errorf("leg %s belongs to call %q", l.ID, l.CallID)
+		}
+	}
+	return nil
 }

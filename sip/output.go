@@ -46,7 +46,7 @@ type output struct {
 	pk   *media.Packetizer // nil when the codec is not G.711: relay only
 	play *playback         // the announcement playing, nil when none
 	dtmf bool              // a digit is being sent: nothing else goes out
-	mixq codeQueue         // relayed audio waiting to be mixed (play.mix)
+	mixq ring[byte]        // relayed audio waiting to be mixed (play.mix): mixQueueFrames frames
 
 	buf     [12 + media.FrameSamples]byte // a packet being built
 	relayed [media.FrameSamples]byte      // relayed audio taken from mixq
@@ -55,7 +55,7 @@ type output struct {
 }
 
 func newOutput(stream *media.Stream, f legFormat) *output {
-	o := &output{stream: stream, format: f}
+	o := &output{stream: stream, format: f, mixq: newRing[byte](mixQueueFrames * media.FrameSamples)}
 	if f.valid {
 		o.pk, _ = media.NewPacketizer(media.RandomPacketizerConfig(f.codec)) // cannot fail: G.711
 		for i := range o.silence {
@@ -207,41 +207,4 @@ func (o *output) tick(p *playback) (done bool, err error) {
 func (o *output) send(pkt []byte) {
 	pkt[1] = pkt[1]&0x80 | o.format.audio
 	_ = o.stream.WriteRTP(pkt)
-}
-
-// codeQueue is relayed G.711 audio waiting to be mixed: a ring of
-// mixQueueFrames frames that drops its oldest codes when full.
-type codeQueue struct {
-	buf        [mixQueueFrames * media.FrameSamples]byte
-	head, n    int
-	overflowed uint64 // codes dropped
-}
-
-func (q *codeQueue) reset() { q.head, q.n = 0, 0 }
-
-// push appends codes, dropping the oldest ones that do not fit.
-func (q *codeQueue) push(codes []byte) {
-	if extra := len(codes) - len(q.buf); extra > 0 {
-		q.overflowed += uint64(extra)
-		codes = codes[extra:]
-	}
-	if over := q.n + len(codes) - len(q.buf); over > 0 {
-		q.overflowed += uint64(over)
-		q.head = (q.head + over) % len(q.buf)
-		q.n -= over
-	}
-	tail := (q.head + q.n) % len(q.buf)
-	n := copy(q.buf[tail:], codes)
-	copy(q.buf[:], codes[n:])
-	q.n += len(codes)
-}
-
-// pop moves up to len(dst) of the oldest codes to dst and says how many.
-func (q *codeQueue) pop(dst []byte) int {
-	want := min(len(dst), q.n)
-	n := copy(dst[:want], q.buf[q.head:])
-	copy(dst[n:want], q.buf[:])
-	q.head = (q.head + want) % len(q.buf)
-	q.n -= want
-	return want
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/switchboard/switchboard/media"
 )
 
-func TestCodeQueue(t *testing.T) {
-	var q codeQueue
+func TestMixQueue(t *testing.T) {
+	q := newRing[byte](mixQueueFrames * media.FrameSamples)
 	dst := make([]byte, media.FrameSamples)
 	if n := q.pop(dst); n != 0 {
 		t.Fatalf("empty queue gave %d", n)
@@ -28,8 +28,8 @@ func TestCodeQueue(t *testing.T) {
 	for i := range 10 {
 		q.push(fill(byte(10+i), media.FrameSamples))
 	}
-	if q.n != len(q.buf) || q.overflowed != 6*media.FrameSamples {
-		t.Fatalf("queue %d codes, %d dropped", q.n, q.overflowed)
+	if q.n != len(q.buf) || q.dropped != 6*media.FrameSamples {
+		t.Fatalf("queue %d codes, %d dropped", q.n, q.dropped)
 	}
 	for i := range mixQueueFrames {
 		if n := q.pop(dst); n != 160 || !bytes.Equal(dst, fill(byte(16+i), 160)) {

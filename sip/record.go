@@ -202,15 +202,14 @@ type recChannel struct {
 	queue   chan *recPacket // filled, for the recorder
 	dropped atomic.Uint64   // packets the recorder was too far behind for
 
-	// The recorder's: audio decoded, waiting to be written.
-	fifo    [recLag]int16
-	head, n int
-	lagged  uint64 // samples dropped because recLag was exceeded
-	pcm     [recMaxPayload]int16
+	// The recorder's: audio decoded, waiting to be written (its dropped
+	// count: samples beyond recLag).
+	fifo ring[int16]
+	pcm  [recMaxPayload]int16
 }
 
 func newRecChannel(c media.Codec) *recChannel {
-	ch := &recChannel{codec: c, free: make(chan *recPacket, recPackets), queue: make(chan *recPacket, recPackets)}
+	ch := &recChannel{codec: c, free: make(chan *recPacket, recPackets), queue: make(chan *recPacket, recPackets), fifo: newRing[int16](recLag)}
 	for range recPackets {
 		ch.free <- &recPacket{}
 	}
@@ -243,38 +242,17 @@ func (c *recChannel) drain() {
 		case p := <-c.queue:
 			n := c.codec.Decode(c.pcm[:], p.codes[:p.n])
 			c.free <- p
-			c.push(c.pcm[:n])
+			c.fifo.push(c.pcm[:n])
 		default:
 			return
 		}
 	}
 }
 
-// push appends samples to the fifo, dropping the oldest beyond recLag.
-func (c *recChannel) push(s []int16) {
-	if extra := len(s) - len(c.fifo); extra > 0 {
-		c.lagged += uint64(extra)
-		s = s[extra:]
-	}
-	if over := c.n + len(s) - len(c.fifo); over > 0 {
-		c.lagged += uint64(over)
-		c.head = (c.head + over) % len(c.fifo)
-		c.n -= over
-	}
-	tail := (c.head + c.n) % len(c.fifo)
-	k := copy(c.fifo[tail:], s)
-	copy(c.fifo[:], s[k:])
-	c.n += len(s)
-}
-
 // take fills dst with the oldest samples, silence where there are none.
 func (c *recChannel) take(dst []int16) {
-	want := min(len(dst), c.n)
-	k := copy(dst[:want], c.fifo[c.head:])
-	copy(dst[k:want], c.fifo[:])
-	clear(dst[want:])
-	c.head = (c.head + want) % len(c.fifo)
-	c.n -= want
+	n := c.fifo.pop(dst)
+	clear(dst[n:])
 }
 
 // recorder writes one recording.
@@ -363,7 +341,7 @@ func (r *recorder) finish() {
 		for _, c := range r.chans {
 			c.drain()
 		}
-		rest := int64((max(r.chans[0].n, r.chans[1].n) + media.FrameSamples - 1) / media.FrameSamples)
+		rest := int64((max(r.chans[0].fifo.n, r.chans[1].fifo.n) + media.FrameSamples - 1) / media.FrameSamples)
 		if err := r.write(rest); err != nil {
 			r.err = err
 		}
@@ -376,7 +354,7 @@ func (r *recorder) finish() {
 	}
 	attrs := []any{"path", r.path, "duration", r.duration().String()}
 	dropped := r.chans[0].dropped.Load() + r.chans[1].dropped.Load()
-	lagged := r.chans[0].lagged + r.chans[1].lagged
+	lagged := r.chans[0].fifo.dropped + r.chans[1].fifo.dropped
 	if dropped > 0 || lagged > 0 {
 		attrs = append(attrs, "packets_dropped", dropped, "samples_dropped", lagged)
 	}

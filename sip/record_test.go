@@ -42,8 +42,8 @@ func TestRecChannelKeepsTimeAndBounds(t *testing.T) {
 			t.Fatal("no audio is not silence")
 		}
 	}
-	c.push(frame(1))
-	c.push(frame(2)[:100])
+	c.fifo.push(frame(1))
+	c.fifo.push(frame(2)[:100])
 	c.take(out)
 	if out[0] != 1 || out[159] != 1 {
 		t.Fatalf("first frame %v", out[:2])
@@ -54,10 +54,10 @@ func TestRecChannelKeepsTimeAndBounds(t *testing.T) {
 	}
 	// A party that sends too much: the oldest goes, the lag stays bounded.
 	for i := range 20 {
-		c.push(frame(int16(10 + i)))
+		c.fifo.push(frame(int16(10 + i)))
 	}
-	if c.n != recLag || c.lagged != uint64(12*media.FrameSamples) {
-		t.Fatalf("fifo %d samples, %d dropped", c.n, c.lagged)
+	if c.fifo.n != recLag || c.fifo.dropped != uint64(12*media.FrameSamples) {
+		t.Fatalf("fifo %d samples, %d dropped", c.fifo.n, c.fifo.dropped)
 	}
 	c.take(out)
 	if out[0] != 22 {

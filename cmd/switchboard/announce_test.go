@@ -49,43 +49,6 @@ func TestAnnouncementsConfig(t *testing.T) {
 	}
 }
 
-func TestBadAnnouncementsConfig(t *testing.T) {
-	tests := []struct{ name, yaml, env, want string }{
-		{"hold not an id", "announcements:\n  hold: music.mp3\n", "", `announcements.hold "music.mp3"`},
-		{"hold with a path", "", "SWITCHBOARD_ANNOUNCEMENTS_HOLD=../x.wav", "announcements.hold"},
-		{"same directories", "announcements:\n  dir: /srv/a\n  shared_dir: /srv/a/\n", "", "dir and shared_dir"},
-		{"upload limit too big", "announcements:\n  max_upload_bytes: 1073741824\n", "", "max_upload_bytes"},
-		{"upload limit too small", "announcements:\n  max_upload_bytes: 10\n", "", "max_upload_bytes"},
-		{"upload limit not a number", "", "SWITCHBOARD_ANNOUNCEMENTS_MAX_UPLOAD_BYTES=10MB", "SWITCHBOARD_ANNOUNCEMENTS_MAX_UPLOAD_BYTES"},
-		{"duration too long", "announcements:\n  max_duration: 1h\n", "", "max_duration"},
-		{"duration zero", "announcements:\n  max_duration: 0\n", "", "max_duration"},
-		{"unknown key", "announcements:\n  directory: /x\n", "", "field directory not found"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.yaml")
-			os.WriteFile(path, []byte(tc.yaml), 0o600)
-			cfg := defaultConfig()
-			err := loadFile(&cfg, path)
-			if err == nil {
-				k, v, _ := strings.Cut(tc.env, "=")
-				err = applyEnv(&cfg, func(name string) string {
-					if name == k {
-						return v
-					}
-					return ""
-				})
-			}
-			if err == nil {
-				err = cfg.validate()
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to mention %q", err, tc.want)
-			}
-		})
-	}
-}
-
 func TestOpenAnnouncements(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	shared, dir := t.TempDir(), t.TempDir()

@@ -69,6 +69,15 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"webhooks max backoff", "webhooks:\n  max_backoff: 500ms\n", "", "webhooks.max_backoff"},
 		{"webhooks workers", "", "SWITCHBOARD_WEBHOOKS_WORKERS=0", "webhooks.workers"},
 		{"webhooks retry window env", "", "SWITCHBOARD_WEBHOOKS_RETRY_WINDOW=soon", "SWITCHBOARD_WEBHOOKS_RETRY_WINDOW"},
+		{"hold not an id", "announcements:\n  hold: music.mp3\n", "", `announcements.hold "music.mp3"`},
+		{"hold with a path", "", "SWITCHBOARD_ANNOUNCEMENTS_HOLD=../x.wav", "announcements.hold"},
+		{"same directories", "announcements:\n  dir: /srv/a\n  shared_dir: /srv/a/\n", "", "dir and shared_dir"},
+		{"upload limit too big", "announcements:\n  max_upload_bytes: 1073741824\n", "", "max_upload_bytes"},
+		{"upload limit too small", "announcements:\n  max_upload_bytes: 10\n", "", "max_upload_bytes"},
+		{"upload limit not a number", "", "SWITCHBOARD_ANNOUNCEMENTS_MAX_UPLOAD_BYTES=10MB", "SWITCHBOARD_ANNOUNCEMENTS_MAX_UPLOAD_BYTES"},
+		{"duration too long", "announcements:\n  max_duration: 1h\n", "", "max_duration"},
+		{"duration zero", "announcements:\n  max_duration: 0\n", "", "max_duration"},
+		{"announcements unknown key", "announcements:\n  directory: /x\n", "", "field directory not found"},
 		{"group unknown member", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, members: [{agent_id: ghost}]}\n", "", "member \"ghost\""},
 	}
 	for _, tc := range tests {

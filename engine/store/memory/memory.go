@@ -37,7 +37,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -280,7 +279,7 @@ func sameRecord(stored, c *engine.Call) bool {
 // SaveCall replaces the call's fields and inserts or replaces the given
 // legs, in one critical section, keeping the other legs and any expiry.
 func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs []*engine.Leg, events ...engine.Event) error {
-	if err := checkLegs(c, legs); err != nil {
+	if err := engine.CheckLegs(c, legs); err != nil {
 		return fmt.Errorf("memory store: save call %s: %w", c.ID, err)
 	}
 	s.mu.Lock()
@@ -297,19 +296,6 @@ func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs []*engine.Leg, 
 	return nil
 }
 
-// checkLegs refuses, before anything is written, a leg that is not c's:
-// a caller's mistake, which would otherwise store it in the wrong call.
-func checkLegs(c *engine.Call, legs []*engine.Leg) error {
-	for _, l := range legs {
-		if l == nil {
-			return errors.New("nil leg")
-		}
-		if l.CallID != c.ID {
-			return fmt.Errorf("leg %s belongs to call %q", l.ID, l.CallID)
-		}
-	}
-	return nil
-}
 
 // SaveLeg inserts or replaces one leg of a stored call.
 func (s *Store) SaveLeg(_ context.Context, l *engine.Leg) error {

@@ -200,19 +200,6 @@ func appendLegs(args []any, legs []*engine.Leg) ([]any, error) {
 	return args, nil
 }
 
-// checkLegs refuses, before anything is written, a leg that is not c's:
-// a caller's mistake, which would otherwise store it in the wrong call.
-func checkLegs(c *engine.Call, legs []*engine.Leg) error {
-	for _, l := range legs {
-		if l == nil {
-			return errors.New("nil leg")
-		}
-		if l.CallID != c.ID {
-			return fmt.Errorf("leg %s belongs to call %q", l.ID, l.CallID)
-		}
-	}
-	return nil
-}
 
 // createScript stores a new call. KEYS[1] is the hash, ARGV[1] the call's
 // JSON. It returns 1 when it stored the record, and also when the hash
@@ -319,7 +306,7 @@ func (s *Store) queueLive(ctx context.Context, p goredis.Pipeliner, c *engine.Ca
 // one run of putScript, so atomically, and keeps its live index in step
 // with its state: one pipeline, one round trip, however many legs.
 func (s *Store) SaveCall(ctx context.Context, c *engine.Call, legs []*engine.Leg, events ...engine.Event) error {
-	if err := checkLegs(c, legs); err != nil {
+	if err := engine.CheckLegs(c, legs); err != nil {
 		return fmt.Errorf("redis store: save call %s: %w", c.ID, err)
 	}
 	js, err := callJSON(c)
