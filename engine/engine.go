@@ -201,6 +201,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 		Tenant:    tenant,
 		Node:      e.opt.NodeID,
 		Request:   req,
+		Direction: DirectionOutbound,
 		State:     StateDialingFrom,
 		CreatedAt: e.opt.Now().UTC(),
 	}

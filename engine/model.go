@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/dialer"
+	"github.com/switchboard/switchboard/ivr"
 )
 
 // TargetType is what a value of from or to names.
@@ -125,6 +126,20 @@ type Call struct {
 	Tenant  string      `json:"user_id"`
 	Node    string      `json:"node"`
 	Request CallRequest `json:"request"`
+	// Direction is DirectionOutbound for a click-to-call (the engine
+	// places both sides) and DirectionInbound for a call a caller placed
+	// to one of the tenant's apps.
+	Direction Direction `json:"direction"`
+	// Inbound calls only: App is the id of the app that answered,
+	// Called the virtual number dialed, Caller the caller's number as it
+	// arrived (also Request.From, so sticky agents work as for a
+	// click-to-call's customer), CallerInfo what the app's caller
+	// lookup answered, and IVR what the caller did in the app's flow.
+	App        string      `json:"app_id,omitempty"`
+	Called     string      `json:"called,omitempty"`
+	Caller     string      `json:"caller,omitempty"`
+	CallerInfo *CallerInfo `json:"caller_info,omitempty"`
+	IVR        []ivr.Entry `json:"ivr,omitempty"`
 
 	State    CallState `json:"state"`
 	Outcome  Outcome   `json:"outcome,omitempty"`
@@ -182,6 +197,11 @@ func (c *Call) cloneOwn() *Call {
 	cp.AnswerAt, cp.BridgedAt, cp.EndedAt = clonet(c.AnswerAt), clonet(c.BridgedAt), clonet(c.EndedAt)
 	cp.AlertsPlayed = append([]int(nil), c.AlertsPlayed...)
 	cp.MediaErrors = append([]string(nil), c.MediaErrors...)
+	if c.CallerInfo != nil {
+		ci := *c.CallerInfo
+		cp.CallerInfo = &ci
+	}
+	cp.IVR = append([]ivr.Entry(nil), c.IVR...)
 	cp.Legs = nil
 	return &cp
 }

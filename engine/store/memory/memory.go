@@ -296,7 +296,6 @@ func (s *Store) SaveCall(_ context.Context, c *engine.Call, legs []*engine.Leg, 
 	return nil
 }
 
-
 // SaveLeg inserts or replaces one leg of a stored call.
 func (s *Store) SaveLeg(_ context.Context, l *engine.Leg) error {
 	s.mu.Lock()

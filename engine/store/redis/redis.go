@@ -200,7 +200,6 @@ func appendLegs(args []any, legs []*engine.Leg) ([]any, error) {
 	return args, nil
 }
 
-
 // createScript stores a new call. KEYS[1] is the hash, ARGV[1] the call's
 // JSON. It returns 1 when it stored the record, and also when the hash
 // already holds this very JSON: that is our own write, repeated by a
