@@ -38,6 +38,10 @@ type DialRequest struct {
 	Number string
 	// CallerID is presented to the far end; empty means the trunk default.
 	CallerID string
+	// CallerName is the display name presented with CallerID (SIP From
+	// display name): an inbound caller's name, as its app's caller lookup
+	// or its own INVITE gave it. Empty: none.
+	CallerName string
 	// Peer, when set, is the already-answered session this leg will be
 	// bridged to, so the backend can offer media that fits it (the same
 	// codec, so the relay never transcodes).

@@ -44,7 +44,10 @@ type callRun struct {
 	// groupRecords is set when an answered leg came through a group that
 	// records; audio is what the answered from party hears while the to
 	// side is hunted (the run goroutine only).
-	sessions     map[string]Session
+	sessions map[string]Session
+	// callerName is the display name the to side's legs are dialed with
+	// (an inbound caller's; under mu).
+	callerName   string
 	groupRecords atomic.Bool
 	audio        *partyAudio
 	// stopLeases ends keepLeases; leasesDone closes when it has.
@@ -107,9 +110,10 @@ func (r *callRun) stoppedBy() HangupBy {
 	return r.stopBy
 }
 
-// run drives the call from the first ring to the final record. A call
-// always ends with a record, whatever path it takes out.
-func (r *callRun) run() {
+// run drives the call from the first ring to the final record with body
+// (clickToCall, or inbound). A call always ends with a record, whatever
+// path it takes out.
+func (r *callRun) run(body func()) {
 	// Forgotten before done closes: once Wait returns, the engine no
 	// longer knows the call as live.
 	defer close(r.done)
@@ -126,9 +130,12 @@ func (r *callRun) run() {
 	leaseCtx, stopLeases := context.WithCancel(r.ctx)
 	r.stopLeases = stopLeases
 	go r.keepLeases(leaseCtx)
+	body()
+}
 
-	req := r.call.Request
-	from, fromLeg := r.hunt(r.ctx, SideFrom, req.From, nil)
+// clickToCall hunts the from side, then connects it to the to side.
+func (r *callRun) clickToCall() {
+	from, fromLeg := r.hunt(r.ctx, SideFrom, r.call.Request.From, nil)
 	if from == nil {
 		if by := r.stoppedBy(); by != "" {
 			r.end(OutcomeCanceled, by, "stopped while dialing from")
@@ -139,7 +146,13 @@ func (r *callRun) run() {
 	}
 	now := r.e.opt.Now().UTC()
 	r.setCall("", func(c *Call) { c.State, c.AnswerAt = StateDialingTo, &now })
+	r.connect(from, fromLeg)
+}
 
+// connect hunts the to side for the answered from party, bridges them and
+// ends the call when the conversation is over.
+func (r *callRun) connect(from Session, fromLeg *Leg) {
+	req := r.call.Request
 	// While to rings, from may hang up: that stops the to hunt at once.
 	toCtx, cancelTo := context.WithCancelCause(r.ctx)
 	defer cancelTo(nil)
@@ -417,6 +430,11 @@ collect:
 // dial places one leg through the backend, recording its progress.
 func (r *callRun) dial(ctx context.Context, leg *Leg, peer Session) (Session, error) {
 	req := DialRequest{CallID: leg.CallID, LegID: leg.ID, Number: leg.Number, CallerID: leg.CallerID, Peer: peer}
+	if leg.Side == SideTo {
+		r.mu.Lock()
+		req.CallerName = r.callerName
+		r.mu.Unlock()
+	}
 	if _, plays := peer.(Player); plays && leg.Side == SideTo && r.call.Request.RingTone != "" {
 		req.NoEarlyMedia = true // from hears the ringTone instead
 	}
@@ -457,6 +475,7 @@ func (r *callRun) newLeg(side SideName, sr SideRequest, t dialTarget, w dialer.W
 		Routing:    t.routing,
 		Number:     t.number,
 		CallerID:   t.callerID,
+		Inbound:    t.inbound,
 		Round:      w.Round,
 		Step:       w.Step,
 		State:      state,
@@ -467,8 +486,11 @@ func (r *callRun) newLeg(side SideName, sr SideRequest, t dialTarget, w dialer.W
 		leg.AgentID, leg.AgentName = t.agent.ID, t.agent.Name
 	}
 	ev := EventLegDialing
-	if state == LegEnded {
+	switch state {
+	case LegEnded:
 		leg.Disposition, leg.EndedAt, ev = DispSkipped, &now, EventLegEnded
+	case LegRinging: // an inbound caller, waiting for the answer
+		leg.RingingAt, ev = &now, EventLegRinging
 	}
 	r.call.Legs = append(r.call.Legs, leg)
 	r.queueLocked(leg, r.legEvent(ev, leg, now))

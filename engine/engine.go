@@ -54,6 +54,12 @@ type Options struct {
 	// dispatcher's reading; a call nobody receives events of need not
 	// pay it.
 	LogEvents func(tenant string, req CallRequest) bool
+	// Apps says which app answers a number called in (Inbound); nil
+	// refuses every inbound call as a number nobody answers.
+	Apps AppStore
+	// CallerLookup asks an app's caller lookup URL who an inbound caller
+	// is (the callerInformation webhook); nil skips the lookup.
+	CallerLookup CallerLookup
 	// HoldMusic is the announcement id a caller hears while it waits in a
 	// group's line for a free member (shared, or the call's tenant's);
 	// empty means the caller hears the ringTone, if any, or silence.
@@ -187,6 +193,25 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 // caller hands out can always be looked up.
 func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
 	started := time.Now() // latency is timed on the real clock, whatever opt.Now is
+	run, err := e.admit(ctx, &Call{
+		Tenant:    tenant,
+		Request:   req,
+		Direction: DirectionOutbound,
+		State:     StateDialingFrom,
+	}, started)
+	if err != nil {
+		return nil, err
+	}
+	snapshot := run.call.Clone()
+	go run.run(run.clickToCall)
+	return snapshot, nil
+}
+
+// admit takes a new call c (its id, node and creation time are set here)
+// as live and writes its record with the call.created event; the caller
+// starts its goroutine. ErrDraining or ErrTooManyCalls when the node takes
+// no more calls.
+func (e *Engine) admit(ctx context.Context, c *Call, started time.Time) (*callRun, error) {
 	e.mu.Lock()
 	if e.draining {
 		e.mu.Unlock()
@@ -196,15 +221,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 		e.mu.Unlock()
 		return nil, ErrTooManyCalls
 	}
-	c := &Call{
-		ID:        NewCallID(e.opt.Now()),
-		Tenant:    tenant,
-		Node:      e.opt.NodeID,
-		Request:   req,
-		Direction: DirectionOutbound,
-		State:     StateDialingFrom,
-		CreatedAt: e.opt.Now().UTC(),
-	}
+	c.ID, c.Node, c.CreatedAt = NewCallID(e.opt.Now()), e.opt.NodeID, e.opt.Now().UTC()
 	run := newCallRun(e, c)
 	run.started = started
 	e.live[c.ID] = run
@@ -218,7 +235,7 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 	run.mu.Unlock()
 
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opt.StoreTimeout)
-	run.logEvents = e.opt.LogEvents == nil || e.opt.LogEvents(tenant, req)
+	run.logEvents = e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request)
 	err := e.store.CreateCall(wctx, c, run.logged(created)...)
 	cancel()
 	e.storeErr("create_call", err)
@@ -230,10 +247,8 @@ func (e *Engine) Originate(ctx context.Context, tenant string, req CallRequest) 
 		return nil, fmt.Errorf("record call: %w", err)
 	}
 	e.events.publish(created)
-	snapshot := c.Clone()
 	e.opt.Observer.CallStarted()
-	go run.run()
-	return snapshot, nil
+	return run, nil
 }
 
 // Get returns a tenant's call, live or finished. Another tenant's call is

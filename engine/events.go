@@ -40,7 +40,9 @@ type Event struct {
 	Type   EventType `json:"type"`
 	CallID string    `json:"callid"`
 	Tenant string    `json:"user_id"`
-	Time   time.Time `json:"time"`
+	// App is the app an inbound call came to (empty for a click-to-call).
+	App  string    `json:"app_id,omitempty"`
+	Time time.Time `json:"time"`
 	// Leg is a snapshot of the leg for leg events.
 	Leg *Leg `json:"leg,omitempty"`
 	// Call is a snapshot of the call for call events.
@@ -110,5 +112,8 @@ func (c *Call) stamp(ev *Event) {
 	}
 	if ev.Tenant == "" {
 		ev.Tenant = c.Tenant
+	}
+	if ev.App == "" {
+		ev.App = c.App
 	}
 }

@@ -84,6 +84,8 @@ type CallRequest struct {
 type CallState string
 
 const (
+	// StateIVR: an inbound call being answered, or in its app's IVR.
+	StateIVR         CallState = "ivr"
 	StateDialingFrom CallState = "dialing_from"
 	StateDialingTo   CallState = "dialing_to"
 	StateBridged     CallState = "bridged"
@@ -104,6 +106,10 @@ const (
 	OutcomeFromHungUp Outcome = "from_hungup"
 	// OutcomeCanceled: stopped by the API or a shutdown before the bridge.
 	OutcomeCanceled Outcome = "canceled"
+	// OutcomeIVRHangup: an inbound call's flow hung up (a play_hangup or
+	// hangup action, retries exhausted without a fallback, the step
+	// limit) before routing it.
+	OutcomeIVRHangup Outcome = "ivr_hangup"
 	// OutcomeFailed: the engine could not carry the call (backend error,
 	// node lost).
 	OutcomeFailed Outcome = "failed"
@@ -255,7 +261,10 @@ type Leg struct {
 	CallerID string `json:"caller_id,omitempty"`
 	// Round is the retry round (0 = first pass); Step the wave index.
 	Round int `json:"round"`
-	Step  int `json:"step"`
+	// Inbound marks the caller's own leg of an inbound call: answered by
+	// Switchboard, not dialed, so no transfer attempt.
+	Inbound bool `json:"inbound,omitempty"`
+	Step    int  `json:"step"`
 
 	State       LegState    `json:"state"`
 	Disposition Disposition `json:"disposition,omitempty"`

@@ -23,6 +23,7 @@ type dialTarget struct {
 	agent    *Agent
 	groupID  string
 	routing  string
+	inbound  bool // the caller's leg of an inbound call
 }
 
 // offerAgent decides whether an agent can be offered this call: the agent

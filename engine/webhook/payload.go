@@ -33,12 +33,18 @@ type Payload struct {
 //	TE  leg.ended      the attempt ended (every attempt, answered or not;
 //	                   an agent skipped without ringing gets a TE and no TA)
 //	H   call.ended     the call is over
+//
+// The caller's own leg of an inbound call is no transfer attempt: its
+// events have no counterpart.
 type IVREvent struct {
+	// App is the guid of the app an inbound call came to.
+	App   string `json:"app,omitempty"`
 	Event string `json:"event"`
 	// UniqueID is the call id.
 	UniqueID string `json:"uniqueid"`
-	// CLI: for IN and H the from side's first value (the party the call
-	// is placed for), for TA/TC/TE the caller ID presented to the leg.
+	// CLI: for IN and H the caller's number of an inbound call, else the
+	// from side's first value (the party the call is placed for); for
+	// TA/TC/TE the caller ID presented to the leg.
 	CLI string `json:"cli,omitempty"`
 	// AttemptID is the leg id (TA, TC, TE).
 	AttemptID string `json:"attemptid,omitempty"`
@@ -59,14 +65,18 @@ type IVREvent struct {
 type Summary struct {
 	// Event is "callSummary".
 	Event string `json:"event"`
-	// CallDirection is "Outgoing": Switchboard places both sides.
+	// CallDirection is "Incoming" for a call to an app, "Outgoing" for a
+	// click-to-call (Switchboard placed both sides).
 	CallDirection string `json:"call_direction"`
 	// CallDepartment is the group that took the call (the answered to
-	// leg's group, else the from leg's), when a group did.
+	// leg's group, else the from leg's), when a group did; else, for an
+	// inbound call, its app.
 	CallDepartment string `json:"call_department,omitempty"`
 	// CallerNumber is the number the from side was reached on (the
 	// answered from leg's), else the from side's first value;
-	// CalledNumber the same for the to side.
+	// CalledNumber the same for the to side. For an inbound call they
+	// are the caller's number and the number that answered (the agent's,
+	// else the virtual number dialed).
 	CallerNumber string `json:"caller_number"`
 	CalledNumber string `json:"called_number"`
 	RecordingURL string `json:"recording_url,omitempty"`
@@ -94,7 +104,7 @@ func NewPayload(ev engine.Event) Payload {
 }
 
 func ivrEvent(ev engine.Event) *IVREvent {
-	e := &IVREvent{UniqueID: ev.CallID, Time: ev.Time.UTC().Format(time.RFC3339)}
+	e := &IVREvent{App: ev.App, UniqueID: ev.CallID, Time: ev.Time.UTC().Format(time.RFC3339)}
 	switch ev.Type {
 	case engine.EventCallCreated:
 		e.Event = "IN"
@@ -107,7 +117,7 @@ func ivrEvent(ev engine.Event) *IVREvent {
 		}
 	case engine.EventLegDialing, engine.EventLegAnswered, engine.EventLegEnded:
 		l := ev.Leg
-		if l == nil {
+		if l == nil || l.Inbound {
 			return nil
 		}
 		e.CLI, e.AttemptID, e.To = l.CallerID, l.ID, l.Number
@@ -156,8 +166,14 @@ func summary(c *engine.Call) *Summary {
 		RecordingURL: c.RecordingURL, Outcome: c.Outcome, HangupBy: c.HangupBy,
 		CallDuration: seconds(time.Duration(c.TalkSeconds * float64(time.Second))),
 	}
+	if c.Direction == engine.DirectionInbound {
+		s.CallDirection = "Incoming"
+	}
 	from, to := answered(c, engine.SideFrom), answered(c, engine.SideTo)
 	s.CallerNumber, s.CalledNumber = firstFrom(c), first(c.Request.To.Values)
+	if c.Direction == engine.DirectionInbound {
+		s.CallerNumber, s.CalledNumber = c.Caller, c.Called
+	}
 	if from != nil {
 		s.CallerNumber = from.Number
 	}
@@ -169,6 +185,8 @@ func summary(c *engine.Call) *Summary {
 		s.CallDepartment = to.GroupID
 	case from != nil && from.GroupID != "":
 		s.CallDepartment = from.GroupID
+	case c.App != "":
+		s.CallDepartment = c.App
 	}
 	return s
 }
@@ -186,6 +204,9 @@ func answered(c *engine.Call, side engine.SideName) *engine.Leg {
 func firstFrom(c *engine.Call) string {
 	if c == nil {
 		return ""
+	}
+	if c.Direction == engine.DirectionInbound {
+		return c.Caller
 	}
 	return first(c.Request.From.Values)
 }

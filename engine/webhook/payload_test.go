@@ -87,6 +87,34 @@ func TestPayloadMapping(t *testing.T) {
 	}
 }
 
+// An inbound call: IN names the app and the caller; the caller's own leg
+// is no transfer attempt; the summary is Incoming, from the caller to the
+// agent who answered, or to the virtual number when none did.
+func TestPayloadOfAnInboundCall(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	caller := &engine.Leg{ID: "c2-1", CallID: "c2", Seq: 1, Side: engine.SideFrom, Inbound: true, Number: "9001",
+		State: engine.LegAnswered, Disposition: engine.DispAnswered, CreatedAt: t0}
+	call := &engine.Call{ID: "c2", Tenant: "7", App: "app1", Direction: engine.DirectionInbound, Caller: "9001", Called: "5550100",
+		Request: engine.CallRequest{From: engine.SideRequest{Type: engine.TargetNumber, Values: []string{"9001"}}},
+		State:   engine.StateEnded, Outcome: engine.OutcomeIVRHangup, HangupBy: engine.HangupSystem, CreatedAt: t0, EndedAt: &t0,
+		Legs: []*engine.Leg{caller}}
+	in := NewPayload(engine.Event{ID: "c2-e1", Seq: 1, Type: engine.EventCallCreated, CallID: "c2", Tenant: "7", App: "app1", Time: t0, Call: call})
+	if want := (&IVREvent{App: "app1", Event: "IN", UniqueID: "c2", CLI: "9001", Time: "2026-11-22T10:00:00Z"}); !reflect.DeepEqual(in.IVR, want) {
+		t.Errorf("IN %+v, want %+v", in.IVR, want)
+	}
+	for _, typ := range []engine.EventType{engine.EventLegRinging, engine.EventLegAnswered, engine.EventLegEnded} {
+		if p := NewPayload(engine.Event{Type: typ, CallID: "c2", App: "app1", Time: t0, Leg: caller}); p.IVR != nil {
+			t.Errorf("%s of the caller's leg: %+v", typ, p.IVR)
+		}
+	}
+	end := NewPayload(engine.Event{Type: engine.EventCallEnded, CallID: "c2", App: "app1", Time: t0, Call: call})
+	want := &Summary{Event: "callSummary", CallDirection: "Incoming", CallDepartment: "app1", CallerNumber: "9001",
+		CalledNumber: "5550100", CallDuration: "0", CallStatus: "finished", Outcome: engine.OutcomeIVRHangup, HangupBy: engine.HangupSystem}
+	if !reflect.DeepEqual(end.Summary, want) {
+		t.Errorf("summary %+v\nwant %+v", end.Summary, want)
+	}
+}
+
 func TestBackoffGrowsToItsCeiling(t *testing.T) {
 	st := memory.New(memory.Options{})
 	defer st.Close()
