@@ -220,7 +220,7 @@ func fullEvent(t *testing.T, c *engine.Call, seq int) engine.Event {
 	t.Helper()
 	ev := engine.Event{
 		ID: fmt.Sprintf("%s-e%d", c.ID, seq), Seq: seq, Type: engine.EventLegDTMF, CallID: c.ID, Tenant: c.Tenant,
-		Time: base.Add(time.Duration(seq)*time.Second + 7), Leg: fullLeg(c.ID, 2, base), Call: c.Clone(), Digit: "9#",
+		App: c.App, Time: base.Add(time.Duration(seq)*time.Second + 7), Leg: fullLeg(c.ID, 2, base), Call: c.Clone(), Digit: "9#",
 	}
 	requireNonZero(t, "Event", reflect.ValueOf(ev))
 	return ev

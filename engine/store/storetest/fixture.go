@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard/switchboard/dialer"
 	"github.com/switchboard/switchboard/engine"
+	"github.com/switchboard/switchboard/ivr"
 )
 
 // base is the suite's reference CreatedAt. It carries nanoseconds on
@@ -48,6 +49,16 @@ func fullCall(id, tenant, node string, created time.Time) *engine.Call {
 			DNDFilter: "yes", Mode: "live", Record: true,
 			StatusCallback: "https://crm.example.test/switchboard/status",
 		},
+		Direction:  engine.DirectionInbound,
+		App:        "hotline",
+		Called:     "+15550100",
+		Caller:     "+15550142",
+		CallerInfo: &engine.CallerInfo{Name: "Ada Lovelace", Email: "ada@example.test", Info: "gold"},
+		IVR: []ivr.Entry{{
+			At: created.Add(time.Second), Event: ivr.EntryExit, Menu: "main", Digits: "1#", Retry: 1,
+			Action: &ivr.Action{Type: ivr.RouteGroup, Target: "sales", Prompt: "connecting.wav"},
+			Reason: ivr.ReasonOption,
+		}},
 		State:        engine.StateDialingFrom,
 		Outcome:      engine.OutcomeCompleted,
 		HangupBy:     engine.HangupTo,
@@ -73,7 +84,7 @@ func fullLeg(callID string, seq int, created time.Time) *engine.Leg {
 		ID: fmt.Sprintf("%s-%d", callID, seq), CallID: callID, Seq: seq,
 		Side: engine.SideFrom, TargetType: engine.TargetGroup, Target: "sales",
 		AgentID: "agent-7", AgentName: "Asha Rao", GroupID: "sales", Routing: "sticky hit",
-		Number: "+15550107", CallerID: "+15550199", Round: 1, Step: 2,
+		Number: "+15550107", CallerID: "+15550199", Round: 1, Step: 2, Inbound: true,
 		State: engine.LegRinging, Disposition: engine.DispAnswered,
 		SIPCode: 200, Reason: "ok", DTMF: "12#",
 		Media:      &engine.MediaStats{PacketsIn: 3000, PacketsOut: 2998, BytesIn: 516000, BytesOut: 515656},
