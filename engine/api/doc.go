@@ -179,12 +179,11 @@
 //     in an element). Unknown or repeated keys, nested objects and data
 //     after the object are 400. 201 with the call record and a Location;
 //     developer mode is 200 {"mode":"developer","valid":true}.
-//   - GET /v1/calls/{callid}: the record; 404 for an unknown call and for
-//     another tenant's.
-//   - GET /v1/calls?state=&since=&until=&limit=&cursor=: a CallPage, newest
-//     first. state is live, dialing_from, dialing_to, bridged or ended;
-//     since/until RFC 3339 with since before until; limit 0 (50) to 500;
-//     a cursor that is not a next_cursor this API issued is 400.
+//   - GET /v1/calls/{callid}: the record in the call log's view (below);
+//     404 for an unknown call and for another tenant's.
+//   - GET /v1/calls: the call log (below), newest first:
+//     {"calls":[…],"next_cursor":…}, or the spec's page envelope with pg
+//     or format=spec.
 //   - DELETE /v1/calls/{callid}: 202 when the hang-up was requested, 409
 //     call_ended, 409 not_owner when the call is live on another node (only
 //     that node can hang it up), 404 unknown or another tenant's.
@@ -194,6 +193,83 @@
 //     Idle streams get a comment every SSEHeartbeat, and a look at the
 //     stored record: a call that ended unseen by this node (another node,
 //     a lost event) ends the stream with a call.ended built from it.
+//
+// # Call log
+//
+// GET /v1/calls and GET /v1/calls/{callid} show a call as its record plus
+// direction (outbound for a record without one), call_direction (the
+// specs' Incoming or Outgoing) and attempts: its legs by Seq, the caller's
+// own leg of an inbound call left out (answered, not dialed) and skipped
+// agents kept (disposition skipped, with their reason), each with the
+// keys of the spec's transfer attempts — attemptId (leg id), seq, side,
+// to (the number dialed, else the agent id, else the target), name (agent
+// name), agent_id, group, time (the leg's CreatedAt), du and disposition
+// (the leg's, or while live its state), and reason. du is the ring time
+// in whole seconds, rounded, as a JSON number (the spec prints strings;
+// /v1 prints numbers): from the attempt to its answer, else to its end;
+// absent while it rings. recording_url is the record's.
+//
+// Filters (engine.CallQuery, applied alike by every store), and-ed; a
+// parameter given twice must repeat one value; every bad value is 400
+// invalid_value with a message naming the parameter, checked before any
+// store is read:
+//
+//   - state: live (every state but ended), ivr, dialing_from, dialing_to,
+//     bridged, ended.
+//   - status, any case: live; answered (alias completed): outcome
+//     completed; missed (alias unanswered): from_unanswered,
+//     to_unanswered or from_hungup — nobody answered, or the from side
+//     (an inbound caller, IVR included) gave up first; or one outcome
+//     exactly (engine.CallStatuses). A live call has status live only.
+//   - direction, any case: inbound or Incoming, outbound or Outgoing.
+//   - group, app: ids (validID). group matches a leg offered through the
+//     group or a request side of type Group naming it; app the app that
+//     answered an inbound call.
+//   - caller: 1 to 64 printable characters without spaces, compared
+//     exactly: an inbound call's Caller; of an outbound call a value of a
+//     Number side or a number a leg dialed.
+//   - since: an RFC 3339 time (created at or after), or else a call id
+//     (the incremental log, below); a value that starts like a date
+//     (YYYY-) must be a time. until: an RFC 3339 time (created before).
+//     since before until.
+//   - datetime, the contact-centre spec's period: YYYY-MM is that month,
+//     YYYY-MM-DD that day, YYYY-MM-DD HH:MM:SS (or with a T) from that
+//     second on — the exact second would hold almost nothing. It is read
+//     in UTC, or in tz: an IANA zone name (built into the binary) or an
+//     offset ±HH:MM, ±HHMM or ±HH of at most 14 hours; Local is refused.
+//     It is and-ed with since and until: the later start, the earlier end
+//     (an empty intersection lists nothing; it is no error).
+//
+// The incremental log: since=<callid> lists the calls created after that
+// call — listed before it: a later CreatedAt millisecond, or the same and
+// a greater id. The call must be the tenant's and still kept: else 400,
+// found by a look-up before the listing (Engine.Get) and again by the
+// store (engine.ErrUnknownAfter). A client passes the id of the first
+// call of its last listing. Incremental is by creation: a call seen live
+// is not listed again when it ends; it is fetched again by id. Calls
+// created at the same moment on two nodes may be stored in the other
+// order, so a client that must miss nothing polls by time with a margin
+// and drops ids it has.
+//
+// Paging. Without pg or format=spec the answer is {"calls":[…],
+// "next_cursor":…} as before; limit 0 (50) to 500; a cursor that is not a
+// next_cursor this API issued is 400. With pg (1 to 10⁹) or format=spec
+// (pg 1), the answer is {"page":{…},"data":[…],"next_cursor":…}: page
+// holds totalItems, totalItemsCapped (only when true), pageItems,
+// pageNumber, pageSize, totalPages (at least 1), startIndex and endIndex
+// (1-based, 0 for an empty page), and links cur, first, last, next (while
+// a next page exists), prev (after page 1): relative URLs /v1/calls?…
+// with the request's parameters, cursor dropped and pg set, keys sorted.
+// pg with cursor is 400. A page past the end is empty with 200.
+//
+// totalItems comes from the store (CallQuery.Count). Skipping to a page
+// and counting read the records, so a listing examines at most
+// engine.DefaultScanLimit (10 000) calls of its range, matching or not,
+// for them: a count cut short with calls left is a lower bound
+// (totalItemsCapped true, totalPages from it), and a pg that starts beyond
+// is 400 invalid_value (engine.ErrPageTooDeep) — unless no call is left,
+// when the page is simply empty. Filling the page and finding whether a
+// next one exists are unbounded, as with cursors.
 //
 // # Webhook dead letters
 //

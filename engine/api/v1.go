@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/switchboard/switchboard/engine"
 )
@@ -63,7 +61,7 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request, tenant string) 
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, call)
+	writeJSON(w, http.StatusOK, newCallView(call))
 }
 
 // lookup fetches a tenant's call, answering 404 or 503 itself when it
@@ -96,65 +94,40 @@ func (s *Server) storeFailure(w http.ResponseWriter, what, tenant string, err er
 	writeV1Error(w, http.StatusServiceUnavailable, "1501", specMessages["1501"]+": call records are unavailable; retry")
 }
 
-// listCalls serves GET /v1/calls?state=&since=&until=&limit=&cursor=.
+// listCalls serves GET /v1/calls: the call log (see "Call log" in the
+// package comment).
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request, tenant string) {
-	q, msg := parseCallQuery(r, tenant)
+	req, msg := parseCallLog(r, tenant)
 	if msg != "" {
 		writeV1Error(w, http.StatusBadRequest, "invalid_value", msg)
 		return
 	}
+	q := req.q
+	if q.After != "" {
+		// Looked up here too, so that an unknown call is refused
+		// whatever the Engine; the store checks it again as it lists.
+		_, err := s.eng.Get(r.Context(), tenant, q.After)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			callLogFailure(w, q, engine.ErrUnknownAfter)
+			return
+		case err != nil:
+			s.storeFailure(w, "list calls", tenant, err)
+			return
+		}
+	}
 	page, err := s.eng.List(r.Context(), q)
-	switch {
-	case errors.Is(err, engine.ErrBadCursor):
-		// The client's mistake, which a retry would repeat: no 503.
-		writeV1Error(w, http.StatusBadRequest, "invalid_value",
-			"cursor is not one this API handed out: pass next_cursor exactly as received, or leave cursor out to start from the newest call")
-		return
-	case err != nil:
-		s.storeFailure(w, "list calls", tenant, err)
+	if err != nil {
+		if !callLogFailure(w, q, err) {
+			s.storeFailure(w, "list calls", tenant, err)
+		}
 		return
 	}
-	if page.Calls == nil {
-		page.Calls = []*engine.Call{}
+	if req.spec {
+		writeJSON(w, http.StatusOK, callLogPage(r, q, page))
+		return
 	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-// parseCallQuery reads the list parameters; a message says what is wrong.
-func parseCallQuery(r *http.Request, tenant string) (engine.CallQuery, string) {
-	qv := r.URL.Query()
-	q := engine.CallQuery{Tenant: tenant, State: qv.Get("state"), Cursor: qv.Get("cursor")}
-	switch engine.CallState(q.State) {
-	case "", "live", engine.StateDialingFrom, engine.StateDialingTo, engine.StateBridged, engine.StateEnded:
-	default:
-		return q, "state must be live, dialing_from, dialing_to, bridged or ended"
-	}
-	for _, b := range []struct {
-		name string
-		t    *time.Time
-	}{{"since", &q.Since}, {"until", &q.Until}} {
-		if val := qv.Get(b.name); val != "" {
-			t, err := time.Parse(time.RFC3339Nano, val)
-			if err != nil {
-				return q, b.name + " must be an RFC 3339 time, like 2025-01-02T15:04:05Z"
-			}
-			*b.t = t
-		}
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return q, "since must be before until"
-	}
-	if val := qv.Get("limit"); val != "" {
-		n, err := strconv.Atoi(val)
-		if err != nil || n < 0 || n > 500 {
-			return q, "limit must be an integer from 0 (the default page of 50) to 500"
-		}
-		q.Limit = n
-	}
-	if len(q.Cursor) > 256 {
-		return q, "cursor is not one this API handed out"
-	}
-	return q, ""
+	writeJSON(w, http.StatusOK, callListJSON{Calls: views(page.Calls), NextCursor: page.NextCursor})
 }
 
 // hangupCall serves DELETE /v1/calls/{callid}.

@@ -65,35 +65,35 @@ func (x tenantIndex) set(tenant string, ps []listing.Position) {
 // index. The cursor is the position of the page's last call, so a walk
 // neither repeats nor skips calls whatever is created meanwhile. It finds
 // the page's first candidate by binary search (after the cursor, not
-// after Until) and scans from there to the page's end or Since.
+// after Until) and hands the candidates to a listing.Walk from there to
+// the walk's end or the range's start (Since, After).
 func (s *Store) ListCalls(_ context.Context, q engine.CallQuery) (engine.CallPage, error) {
-	limit := listing.PageSize(q)
-	var cur *listing.Position
-	if q.Cursor != "" {
-		p, err := listing.ParseCursor(q.Cursor)
-		if err != nil {
-			return engine.CallPage{}, fmt.Errorf("memory store: list calls: %w", err)
-		}
-		cur = &p
-	}
-	lo, hi := listing.MSRange(q)
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
+	var after *engine.Call
+	if q.After != "" {
+		if e := s.calls[q.After]; e != nil && !e.expired(now) {
+			after = e.call
+		}
+	}
+	w, err := listing.NewWalk(q, after)
+	if err != nil {
+		return engine.CallPage{}, fmt.Errorf("memory store: list calls: %w", err)
+	}
+	lo, hi := w.Range()
+
 	ps := s.tenants[q.Tenant]
 	end := len(ps) // the candidates are ps[:end]
-	if cur != nil {
+	if cur := w.Cursor(); cur != nil {
 		end, _ = slices.BinarySearchFunc(ps, *cur, ascending)
 	}
 	end = sort.Search(end, func(i int) bool { return ps[i].MS > hi })
 
-	now := s.now()
-	var (
-		page    engine.CallPage
-		last    listing.Position
-		expired []string
-	)
-	for i := end - 1; i >= 0 && ps[i].MS >= lo; i-- {
+	legs := listing.NeedsLegs(q)
+	var expired []string
+	i := end - 1
+	for ; i >= 0 && ps[i].MS >= lo; i-- {
 		e := s.calls[ps[i].ID]
 		if e == nil {
 			continue // never: every position is a held call's
@@ -102,17 +102,36 @@ func (s *Store) ListCalls(_ context.Context, q engine.CallQuery) (engine.CallPag
 			expired = append(expired, ps[i].ID)
 			continue
 		}
-		if !listing.Matches(e.call, q) {
-			continue
+		// The walk only looks at the records (the page is copied
+		// below): no copy of each candidate.
+		c := e.call
+		if legs {
+			c = e.shallow()
 		}
-		if len(page.Calls) == limit {
-			page.NextCursor = last.Cursor()
+		if !w.Add(ps[i], c) {
+			i--
 			break
 		}
-		page.Calls = append(page.Calls, e.snapshot())
-		last = ps[i]
 	}
 	// Freed after the scan, which they would move under its feet.
 	s.drop(expired)
+	page, err := w.Page(i >= 0 && ps[i].MS >= lo)
+	if err != nil {
+		return engine.CallPage{}, fmt.Errorf("memory store: list calls: %w", err)
+	}
+	for j, c := range page.Calls {
+		page.Calls[j] = s.calls[c.ID].snapshot()
+	}
 	return page, nil
+}
+
+// shallow returns the call with its legs, sharing the stored records: for
+// a look under s.mu, never to hand out.
+func (e *entry) shallow() *engine.Call {
+	c := *e.call
+	c.Legs = make([]*engine.Leg, 0, len(e.legs))
+	for _, l := range e.legs {
+		c.Legs = append(c.Legs, l)
+	}
+	return &c
 }

@@ -21,22 +21,28 @@ import (
 const maxWindow = 1000
 
 // ListCalls walks the tenant index newest first in windows of candidates,
-// reads each window's hashes in one pipeline and keeps the calls that pass
-// the filters, until it has one call more than the page needs (which tells
-// whether there is a next page) or the index runs out.
+// reads each window's hashes in one pipeline and hands the calls it finds
+// to a listing.Walk (filters, skip to a numbered page, the page, the
+// count) until the walk has what it needs or the index runs out. Windows
+// start at the page's size plus one and double up to maxWindow.
 func (s *Store) ListCalls(ctx context.Context, q engine.CallQuery) (engine.CallPage, error) {
-	limit := listing.PageSize(q)
-	var cur *listing.Position
-	if q.Cursor != "" {
-		p, err := listing.ParseCursor(q.Cursor)
+	var after *engine.Call
+	if q.After != "" {
+		recs, err := s.fetch(ctx, []listing.Position{{ID: q.After}})
 		if err != nil {
-			return engine.CallPage{}, fmt.Errorf("redis store: list calls: %w", err)
+			return engine.CallPage{}, fmt.Errorf("redis store: list calls of %s: after: %w", q.Tenant, err)
 		}
-		cur = &p
+		after = recs[0]
 	}
-	// Scores are whole milliseconds; the exact Since/Until test is made on
-	// each record, so the score range only has to contain the answer.
-	lo, hi := listing.MSRange(q)
+	w, err := listing.NewWalk(q, after)
+	if err != nil {
+		return engine.CallPage{}, fmt.Errorf("redis store: list calls: %w", err)
+	}
+	cur := w.Cursor()
+	// Scores are whole milliseconds; the exact Since/Until/After test is
+	// made on each record, so the score range only has to contain the
+	// answer.
+	lo, hi := w.Range()
 
 	key := s.tenantKey(q.Tenant)
 	// Entries without their record are stale, but one scored less than
@@ -45,18 +51,18 @@ func (s *Store) ListCalls(ctx context.Context, q engine.CallQuery) (engine.CallP
 	// removed.
 	settled := time.Now().Add(-s.grace).UnixMilli()
 	var (
-		calls  []*engine.Call
-		places []listing.Position
 		stale  []any
-		window = limit + 1
+		window = listing.PageSize(q) + 1
+		more   bool // the index holds candidates after the last one handed to the walk
 	)
 walk:
 	for {
-		cands, more, err := s.window(ctx, key, cur, lo, hi, window)
+		cands, winMore, err := s.window(ctx, key, cur, lo, hi, window)
 		if err != nil {
 			return engine.CallPage{}, fmt.Errorf("redis store: list calls of %s: %w", q.Tenant, err)
 		}
 		if len(cands) == 0 {
+			more = false
 			break
 		}
 		recs, err := s.fetch(ctx, cands)
@@ -70,15 +76,22 @@ walk:
 				}
 				continue
 			}
-			if !listing.Matches(c, q) {
-				continue
-			}
-			calls, places = append(calls, c), append(places, cands[i])
-			if len(calls) > limit {
+			if !w.Add(cands[i], c) {
+				more = i < len(cands)-1
+				if !more && winMore {
+					// The window ended with the walk: look whether
+					// anything follows.
+					next, _, err := s.window(ctx, key, &cands[i], lo, hi, 1)
+					if err != nil {
+						return engine.CallPage{}, fmt.Errorf("redis store: list calls of %s: %w", q.Tenant, err)
+					}
+					more = len(next) > 0
+				}
 				break walk
 			}
 		}
-		if !more {
+		if !winMore {
+			more = false
 			break
 		}
 		cur = &cands[len(cands)-1]
@@ -89,11 +102,10 @@ walk:
 		// failure here would show on the next command anyway.
 		_ = s.c.ZRem(ctx, key, stale...).Err()
 	}
-	var page engine.CallPage
-	if len(calls) > limit {
-		calls, page.NextCursor = calls[:limit], places[limit-1].Cursor()
+	page, err := w.Page(more)
+	if err != nil {
+		return engine.CallPage{}, fmt.Errorf("redis store: list calls of %s: %w", q.Tenant, err)
 	}
-	page.Calls = calls
 	return page, nil
 }
 

@@ -92,6 +92,7 @@ func Run(t *testing.T, newStore func(t *testing.T) engine.Store) {
 			tc.fn(t, newStore(t))
 		})
 	}
+	t.Run("CallLog", func(t *testing.T) { t.Parallel(); testCallLog(t, newStore) })
 }
 
 func testRoundTrip(t *testing.T, s engine.Store) {

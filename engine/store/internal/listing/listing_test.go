@@ -3,6 +3,7 @@ package listing
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -118,5 +119,161 @@ func TestMSRange(t *testing.T) {
 	since, until := time.UnixMilli(1000).Add(999999), time.UnixMilli(2000).Add(1)
 	if lo, hi := MSRange(engine.CallQuery{Since: since, Until: until}); lo != 1000 || hi != 2000 {
 		t.Fatalf("bounds: [%d, %d], want [1000, 2000]", lo, hi)
+	}
+}
+
+func TestMatchesCallLogFilters(t *testing.T) {
+	at := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	old := &engine.Call{State: engine.StateEnded, Outcome: engine.OutcomeCompleted, CreatedAt: at,
+		Request: engine.CallRequest{
+			From: engine.SideRequest{Type: engine.TargetNumber, Values: []string{"+1555"}},
+			To:   engine.SideRequest{Type: engine.TargetGroup, Values: []string{"sales"}},
+		},
+		Legs: []*engine.Leg{{Number: "+1666", GroupID: "support"}}}
+	in := &engine.Call{Direction: engine.DirectionInbound, App: "app-1", Caller: "+1777", State: engine.StateBridged, CreatedAt: at,
+		Request: engine.CallRequest{From: engine.SideRequest{Type: engine.TargetAgent, Values: []string{"+1888"}}},
+		Legs:    []*engine.Leg{{Number: "+1999", Inbound: true}}}
+	for _, tc := range []struct {
+		name string
+		c    *engine.Call
+		q    engine.CallQuery
+		want bool
+	}{
+		{"no direction is outbound", old, engine.CallQuery{Direction: engine.DirectionOutbound}, true},
+		{"no direction is not inbound", old, engine.CallQuery{Direction: engine.DirectionInbound}, false},
+		{"inbound", in, engine.CallQuery{Direction: engine.DirectionInbound}, true},
+		{"group of a side", old, engine.CallQuery{Group: "sales"}, true},
+		{"group of a leg", old, engine.CallQuery{Group: "support"}, true},
+		{"other group", old, engine.CallQuery{Group: "night"}, false},
+		{"caller of a Number side", old, engine.CallQuery{Caller: "+1555"}, true},
+		{"caller dialed by a leg", old, engine.CallQuery{Caller: "+1666"}, true},
+		{"caller is exact", old, engine.CallQuery{Caller: "1555"}, false},
+		{"inbound caller", in, engine.CallQuery{Caller: "+1777"}, true},
+		{"inbound: not an Agent side's value", in, engine.CallQuery{Caller: "+1888"}, false},
+		{"inbound: not a leg's number", in, engine.CallQuery{Caller: "+1999"}, false},
+		{"app", in, engine.CallQuery{App: "app-1"}, true},
+		{"other app", in, engine.CallQuery{App: "app-2"}, false},
+		{"status of the outcome", old, engine.CallQuery{Status: "answered"}, true},
+		{"status live", in, engine.CallQuery{Status: "live"}, true},
+		{"live has no outcome status", in, engine.CallQuery{Status: "answered"}, false},
+		{"ended is not live", old, engine.CallQuery{Status: "live"}, false},
+		{"unknown status", old, engine.CallQuery{Status: "bogus"}, false},
+		{"all and-ed", in, engine.CallQuery{Direction: engine.DirectionInbound, App: "app-1", Caller: "+1777", Status: "live", State: "bridged"}, true},
+		{"one fails", in, engine.CallQuery{Direction: engine.DirectionInbound, App: "app-1", Caller: "+1777", Status: "missed"}, false},
+	} {
+		if got := Matches(tc.c, tc.q); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !NeedsLegs(engine.CallQuery{Group: "g"}) || !NeedsLegs(engine.CallQuery{Caller: "1"}) || NeedsLegs(engine.CallQuery{App: "a", Status: "live"}) {
+		t.Error("NeedsLegs")
+	}
+}
+
+// feed hands w the calls of positions ps (newest first, as a store
+// would) until it has enough, and returns its page with whether calls
+// remained.
+func feed(t *testing.T, w *Walk, ps []Position) (engine.CallPage, error) {
+	t.Helper()
+	i := 0
+	for i < len(ps) {
+		c := &engine.Call{ID: ps[i].ID, Tenant: "t", CreatedAt: time.UnixMilli(ps[i].MS), State: engine.StateEnded}
+		i++
+		if !w.Add(ps[i-1], c) {
+			break
+		}
+	}
+	return w.Page(i < len(ps))
+}
+
+func TestWalk(t *testing.T) {
+	var ps []Position // 20 calls, newest first
+	for i := 19; i >= 0; i-- {
+		ps = append(ps, Position{int64(1000 + i), fmt.Sprintf("c%02d", i)})
+	}
+	for _, tc := range []struct {
+		name          string
+		q             engine.CallQuery
+		first, n      int // the page is ps[first:first+n]
+		next          bool
+		total         int
+		capped, error bool
+	}{
+		{"first page", engine.CallQuery{Limit: 5}, 0, 5, true, 0, false, false},
+		{"everything", engine.CallQuery{Limit: 20}, 0, 20, false, 0, false, false},
+		{"page 2", engine.CallQuery{Limit: 5, Page: 2}, 5, 5, true, 0, false, false},
+		{"last page", engine.CallQuery{Limit: 5, Page: 4}, 15, 5, false, 0, false, false},
+		{"past the end", engine.CallQuery{Limit: 5, Page: 5}, 0, 0, false, 0, false, false},
+		{"count", engine.CallQuery{Limit: 5, Count: true}, 0, 5, true, 20, false, false},
+		{"count capped", engine.CallQuery{Limit: 5, Count: true, ScanLimit: 8}, 0, 5, true, 8, true, false},
+		{"count at the last call", engine.CallQuery{Limit: 5, Count: true, ScanLimit: 20}, 0, 5, true, 20, false, false},
+		{"page too deep", engine.CallQuery{Limit: 5, Page: 3, ScanLimit: 9}, 0, 0, false, 0, false, true},
+		{"page at the limit", engine.CallQuery{Limit: 5, Page: 3, ScanLimit: 10}, 10, 5, true, 0, false, false},
+		{"page past the end at the limit", engine.CallQuery{Limit: 5, Page: 5, ScanLimit: 20}, 0, 0, false, 0, false, false},
+	} {
+		tc.q.Tenant = "t"
+		w, err := NewWalk(tc.q, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		page, err := feed(t, w, ps)
+		if tc.error {
+			if !errors.Is(err, engine.ErrPageTooDeep) {
+				t.Errorf("%s: %v, want ErrPageTooDeep", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []string
+		for _, c := range page.Calls {
+			got = append(got, c.ID)
+		}
+		var want []string
+		for _, p := range ps[tc.first : tc.first+tc.n] {
+			want = append(want, p.ID)
+		}
+		if !slices.Equal(got, want) || (page.NextCursor != "") != tc.next || page.Total != tc.total || page.TotalCapped != tc.capped {
+			t.Errorf("%s: %v next %q total %d capped %v; want %v next %v total %d capped %v",
+				tc.name, got, page.NextCursor, page.Total, page.TotalCapped, want, tc.next, tc.total, tc.capped)
+		}
+		if tc.next && page.NextCursor != ps[tc.first+tc.n-1].Cursor() {
+			t.Errorf("%s: NextCursor is not the page's last call's", tc.name)
+		}
+	}
+}
+
+func TestWalkAfter(t *testing.T) {
+	after := &engine.Call{ID: "m", Tenant: "t", CreatedAt: time.UnixMilli(5000)}
+	w, err := NewWalk(engine.CallQuery{Tenant: "t", After: "m", Since: time.UnixMilli(100)}, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := w.Range(); lo != 5000 || hi != math.MaxInt64 {
+		t.Fatalf("Range [%d, %d], want [5000, max]", lo, hi)
+	}
+	page, err := feed(t, w, []Position{{5001, "a"}, {5000, "z"}, {5000, "n"}, {5000, "m"}, {5000, "l"}, {4999, "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range page.Calls {
+		got = append(got, c.ID)
+	}
+	if !slices.Equal(got, []string{"a", "z", "n"}) {
+		t.Fatalf("after m: %v", got)
+	}
+	for name, a := range map[string]*engine.Call{
+		"none":         nil,
+		"other tenant": {ID: "m", Tenant: "u"},
+		"other id":     {ID: "n", Tenant: "t"},
+	} {
+		if _, err := NewWalk(engine.CallQuery{Tenant: "t", After: "m"}, a); !errors.Is(err, engine.ErrUnknownAfter) {
+			t.Errorf("%s: %v, want ErrUnknownAfter", name, err)
+		}
+	}
+	if _, err := NewWalk(engine.CallQuery{Tenant: "t", Cursor: "garbage"}, nil); !errors.Is(err, engine.ErrBadCursor) {
+		t.Errorf("bad cursor: %v", err)
 	}
 }
