@@ -71,6 +71,19 @@ type Backend struct {
 	stopJan   chan struct{} // closed by Close: stops the janitor
 
 	ready atomic.Bool
+
+	// Inbound calls (inbound.go): the handler offered them, the trunks'
+	// sources (set by Start), the UAS dialogs by transport, the calls
+	// still being offered and the counters.
+	onInbound    atomic.Pointer[func(engine.InboundCall)]
+	sources      []trunkSource
+	uas          map[string]*sipgo.DialogServerCache
+	offers       sync.WaitGroup // added to only while not closed
+	inboundStats inboundCounters
+	// ackTimeout bounds the wait for the ACK of our 200 (Timer H);
+	// offerTimeout how long a call may stay offered, neither answered
+	// nor rejected. Fields, so tests can shorten them.
+	ackTimeout, offerTimeout time.Duration
 }
 
 // New checks cfg and builds a backend; Start makes it listen.
@@ -98,6 +111,9 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 		advertise: advertise,
 		pool:      pool,
 		sessions:  map[string]*Session{},
+
+		ackTimeout:   64 * sipmsg.T1,
+		offerTimeout: DefaultOfferTimeout,
 	}
 	siplog := newSipgoLogger(logger)
 	b.ua, err = sipgo.NewUA(
@@ -121,7 +137,7 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 	b.closeCtx, b.closeCancel = context.WithCancelCause(context.Background())
 	srv.OnBye(b.onBye)
 	srv.OnInvite(b.onInvite)
-	srv.OnAck(func(*sipmsg.Request, sipmsg.ServerTransaction) {}) // ACKs of our re-INVITE answers
+	srv.OnAck(b.onAck)
 	srv.OnCancel(b.onCancel)
 	srv.OnOptions(b.onOptions)
 	return b, nil
@@ -138,6 +154,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	if b.started {
 		return errors.New("sip: backend already started")
 	}
+	b.sources = b.resolveSources(ctx)
 	var lc net.ListenConfig
 	addr := net.JoinHostPort(b.listenIP.String(), strconv.Itoa(b.listenPrt))
 	pc, err := lc.ListenPacket(ctx, "udp", addr)
@@ -173,6 +190,10 @@ func (b *Backend) Start(ctx context.Context) error {
 	b.dialogUA = map[string]*sipgo.DialogUA{
 		"udp": {Client: client, ContactHDR: b.contact("udp")},
 		"tcp": {Client: client, ContactHDR: b.contact("tcp")},
+	}
+	b.uas = map[string]*sipgo.DialogServerCache{
+		"udp": sipgo.NewDialogServerCache(client, b.contact("udp")),
+		"tcp": sipgo.NewDialogServerCache(client, b.contact("tcp")),
 	}
 	b.serving.Add(1)
 	go func() {
@@ -300,8 +321,10 @@ func (b *Backend) Close() error {
 	// Attempts end once their CANCEL is answered; one still waiting for a
 	// first response (it may not CANCEL yet) is cut short by closing the
 	// transactions.
+	// Calls still offered were rejected (503) as closeCtx ended; an answer
+	// under way gives up and hangs up.
 	dialsDone := make(chan struct{})
-	go func() { b.dials.Wait(); close(dialsDone) }()
+	go func() { b.dials.Wait(); b.offers.Wait(); close(dialsDone) }()
 	select {
 	case <-dialsDone:
 	case <-time.After(b.cfg.byeTimeout()):
@@ -343,15 +366,21 @@ func (b *Backend) unregister(s *Session) {
 	}
 }
 
-// sessionFor finds the session of an in-dialog request sent to us.
+// sessionFor finds the session of an in-dialog request sent to us: in the
+// dialog of a leg we dialed (we are its UAC) or of an inbound call we
+// answered (its UAS).
 func (b *Backend) sessionFor(req *sipmsg.Request) *Session {
-	id, err := sipmsg.DialogIDFromRequestUAC(req)
-	if err != nil {
-		return nil
-	}
+	uac, err1 := sipmsg.DialogIDFromRequestUAC(req)
+	uas, err2 := sipmsg.DialogIDFromRequestUAS(req)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.sessions[id]
+	if s := b.sessions[uac]; err1 == nil && s != nil {
+		return s
+	}
+	if err2 != nil {
+		return nil
+	}
+	return b.sessions[serverKeyPrefix+uas]
 }
 
 func (b *Backend) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason string, body []byte, hdrs ...sipmsg.Header) {
@@ -380,7 +409,7 @@ func (b *Backend) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 // onInvite: a re-INVITE in one of our dialogs refreshes the session;
-// inbound calls are refused for now.
+// another INVITE is an inbound call (inbound.go).
 func (b *Backend) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		if s := b.sessionFor(req); s != nil {
@@ -390,15 +419,18 @@ func (b *Backend) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		b.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
 		return
 	}
-	var from, callID string
-	if h := req.From(); h != nil {
-		from = h.Value()
+	b.offer(req, tx)
+}
+
+// onAck confirms the dialog of an inbound call we answered; other ACKs
+// (of our answers to re-INVITEs) need nothing.
+func (b *Backend) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	b.mu.Lock()
+	cache := b.uas[sipmsg.NetworkToLower(req.Transport())]
+	b.mu.Unlock()
+	if cache != nil {
+		_ = cache.ReadAck(req, tx) // not one of ours: nothing to confirm
 	}
-	if h := req.CallID(); h != nil {
-		callID = h.Value()
-	}
-	b.log.Info("inbound call refused", "from", from, "sip_call_id", callID)
-	b.respond(req, tx, 403, "Forbidden", nil)
 }
 
 // onCancel answers a CANCEL that matched no INVITE transaction (matching

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	sipmsg "github.com/emiago/sipgo/sip"
+
 	"github.com/switchboard/switchboard/engine"
 	"github.com/switchboard/switchboard/test/sipptest"
 )
@@ -50,6 +52,13 @@ func startBackend(t *testing.T, trunks ...Trunk) *Backend {
 // returns the backend's log (debug level, text).
 func startBackendCfg(t *testing.T, cfg Config) (*Backend, *syncBuffer) {
 	t.Helper()
+	return startBackendTuned(t, cfg, nil)
+}
+
+// startBackendTuned is startBackendCfg with tune called on the backend
+// before it starts (to shorten its timers).
+func startBackendTuned(t *testing.T, cfg Config, tune func(*Backend)) (*Backend, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.ListenAddr = "127.0.0.1:0"
@@ -60,6 +69,9 @@ func startBackendCfg(t *testing.T, cfg Config) (*Backend, *syncBuffer) {
 	}
 	if err := b.Ready(); !errors.Is(err, ErrNotStarted) {
 		t.Fatalf("Ready before Start: %v", err)
+	}
+	if tune != nil {
+		tune(b)
 	}
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -415,4 +427,30 @@ func TestCloseHangsUpLiveCalls(t *testing.T) {
 		t.Fatalf("dial after close: %v", de)
 	}
 	uas.WaitCounts(t, "BYE", func(c sipptest.Counts) bool { return c.Requests["BYE"] == 1 })
+}
+
+// The From of a dialed leg carries the caller's name (an inbound caller's,
+// from its INVITE or the lookup) only in a form that needs no escaping:
+// what reaches the wire parses back to the same name.
+func TestInviteFromDisplayName(t *testing.T) {
+	tr := Trunk{Name: "a", Host: "127.0.0.1", Port: 5999}
+	b := startBackend(t, tr)
+	for _, tc := range []struct{ name, want string }{
+		{"", ""},
+		{"Ada Lovelace", "Ada Lovelace"},
+		{`Mallory" <sip:evil@example.test>;x="`, "Mallory <sip:evil@example.test>;x="},
+		{"back\\slash\r\nInjected: yes", "backslashInjected: yes"},
+		{"Zoë Ångström", "Zoë Ångström"},
+		{strings.Repeat("é", 80), strings.Repeat("é", 64)},
+	} {
+		inv := b.newInvite(&tr, "1000", "+15550001", tc.name, []byte("v=0\r\n"))
+		parsed, err := sipmsg.ParseMessage([]byte(inv.String()))
+		if err != nil {
+			t.Fatalf("%q: the INVITE does not parse back: %v", tc.name, err)
+		}
+		from := parsed.(*sipmsg.Request).From()
+		if from.DisplayName != tc.want || from.Address.User != "+15550001" {
+			t.Errorf("%q: From display name %q user %q, want %q and +15550001", tc.name, from.DisplayName, from.Address.User, tc.want)
+		}
+	}
 }

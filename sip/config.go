@@ -75,6 +75,12 @@ type Trunk struct {
 	// longest matching prefix over all trunks wins. A trunk without
 	// prefixes is the default route.
 	Prefixes []string
+	// Sources are the IPs and CIDRs (IPv4 or IPv6) the trunk sends its
+	// calls from: an INVITE is accepted only when the IP it came from (the
+	// packet's source, never a header) is among some trunk's sources.
+	// Empty means the trunk's Host: its IP, or the addresses its DNS name
+	// resolves to at Start.
+	Sources []string
 }
 
 func (c Config) listenAddr() string {
@@ -207,6 +213,11 @@ func (c Config) Validate() error {
 		if t.CallerID != "" && !validUser(t.CallerID) {
 			errs = append(errs, fmt.Errorf("sip: %s: bad caller id %q", label, t.CallerID))
 		}
+		for _, src := range t.Sources {
+			if _, err := parseSource(src); err != nil {
+				errs = append(errs, fmt.Errorf("sip: %s: source %q: %w", label, src, err))
+			}
+		}
 		if len(t.Prefixes) == 0 {
 			defaults++
 		}
@@ -283,4 +294,34 @@ func validUser(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseSource reads a trunk source: an IP (a one-address prefix) or a
+// CIDR.
+func parseSource(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("not a CIDR (want an IP or a CIDR such as 192.0.2.0/24)")
+		}
+		if p.Addr().Zone() != "" {
+			return netip.Prefix{}, errors.New("a zone is not allowed")
+		}
+		return netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-unmapBits(p.Addr()), 0)).Masked(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Zone() != "" {
+		return netip.Prefix{}, errors.New("not an IP or a CIDR")
+	}
+	ip = ip.Unmap()
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
+
+// unmapBits is how many prefix bits an IPv4-mapped IPv6 address loses
+// when unmapped.
+func unmapBits(ip netip.Addr) int {
+	if ip.Is4In6() {
+		return 96
+	}
+	return 0
 }

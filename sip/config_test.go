@@ -36,6 +36,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad advertise", Config{AdvertiseIP: "example.com", Trunks: []Trunk{ok}}, "advertise IP"},
 		{"bad RTP range", Config{RTPPortMin: 30000, RTPPortMax: 20000, Trunks: []Trunk{ok}}, "RTP port range"},
 		{"ipv6 trunk", Config{Trunks: []Trunk{{Name: "a", Host: "2001:db8::1", Transport: "TCP"}}}, ""},
+		{"trunk sources", Config{Trunks: []Trunk{{Name: "a", Host: "sip.example.com", Sources: []string{"192.0.2.7", "198.51.100.0/24", "2001:db8::/32", "::ffff:203.0.113.0/120"}}}}, ""},
+		{"bad source", Config{Trunks: []Trunk{{Name: "a", Host: "10.0.0.1", Sources: []string{"10.0.0.0/8", "carrier.example"}}}}, `source "carrier.example": not an IP or a CIDR`},
+		{"bad source CIDR", Config{Trunks: []Trunk{{Name: "a", Host: "10.0.0.1", Sources: []string{"10.0.0.0/40"}}}}, "not a CIDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,5 +108,37 @@ func TestRouteLongestPrefix(t *testing.T) {
 	noDefault := Config{Trunks: []Trunk{{Name: "us", Host: "10.0.0.4", Prefixes: []string{"1"}}}}
 	if _, err := noDefault.route("44123"); err == nil {
 		t.Fatal("routed a number no trunk takes")
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7/32"},
+		{"198.51.100.9/24", "198.51.100.0/24"},
+		{"2001:db8::1", "2001:db8::1/128"},
+		{"2001:db8::/32", "2001:db8::/32"},
+		{"::ffff:192.0.2.7", "192.0.2.7/32"},
+		{"::ffff:203.0.113.0/120", "203.0.113.0/24"},
+	}
+	for _, tt := range tests {
+		p, err := parseSource(tt.in)
+		if err != nil || p.String() != tt.want {
+			t.Errorf("parseSource(%q) = %v, %v; want %s", tt.in, p, err, tt.want)
+		}
+	}
+	b := &Backend{sources: []trunkSource{
+		{prefix: netip.MustParsePrefix("192.0.2.0/24"), trunk: "v4"},
+		{prefix: netip.MustParsePrefix("2001:db8::/32"), trunk: "v6"},
+	}}
+	for src, want := range map[string]string{
+		"192.0.2.55:5060":          "v4",
+		"[::ffff:192.0.2.55]:5060": "v4",
+		"[2001:db8::5]:5060":       "v6",
+		"198.51.100.1:5060":        "",
+		"garbage":                  "",
+	} {
+		if got, _ := b.trunkOf(src); got != want {
+			t.Errorf("trunkOf(%q) = %q, want %q", src, got, want)
+		}
 	}
 }

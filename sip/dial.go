@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -82,7 +83,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	if err != nil {
 		return nil, &engine.DialError{Disposition: engine.DispFailed, Reason: "SDP offer", Err: err}
 	}
-	invite := b.newInvite(trunk, req.Number, callerID, offer)
+	invite := b.newInvite(trunk, req.Number, callerID, req.CallerName, offer)
 	log = log.With("sip_call_id", invite.CallID().Value(), "trunk", trunk.Name)
 	// Answers that reach us after the attempt are recognised by it.
 	inv := b.strays.add(invite, trunk, time.Now())
@@ -157,7 +158,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	}
 	setRemote(stream, remote, res.Source())
 
-	s := newSession(b, dlg, stream, codec, telephoneEvent(res.Body()), offer, log)
+	s := newSession(b, clientDialog{b: b, d: dlg}, stream, codec, telephoneEvent(res.Body()), offer, log)
 	s.inv = inv
 	s.setDirection(res.Body(), time.Now())
 	if !b.register(s) {
@@ -205,8 +206,29 @@ func dialAttrs(de *engine.DialError) []any {
 	return a
 }
 
-// newInvite builds the INVITE of one attempt.
-func (b *Backend) newInvite(t *Trunk, number, callerID string, sdp []byte) *sipmsg.Request {
+// quotable keeps what can stand between the quotes of a display name
+// (RFC 3261 quoted-string) without escaping: no quotes, backslashes or
+// control characters, at most 64 characters. The name may come from a
+// caller's own INVITE or a lookup webhook, so it is never trusted as is.
+func quotable(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == utf8.RuneError {
+			continue
+		}
+		if n == 64 {
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// newInvite builds the INVITE of one attempt; callerName, when set, is
+// the From display name the phone shows (an inbound caller's name).
+func (b *Backend) newInvite(t *Trunk, number, callerID, callerName string, sdp []byte) *sipmsg.Request {
 	transport := t.transport()
 	host := t.Host
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -221,8 +243,9 @@ func (b *Backend) newInvite(t *Trunk, number, callerID string, sdp []byte) *sipm
 	req.SetTransport(sipmsg.NetworkToUpper(transport))
 
 	from := &sipmsg.FromHeader{
-		Address: sipmsg.Uri{Scheme: "sip", User: callerID, Host: uriHost(b.advertise)},
-		Params:  sipmsg.NewParams(),
+		DisplayName: quotable(callerName),
+		Address:     sipmsg.Uri{Scheme: "sip", User: callerID, Host: uriHost(b.advertise)},
+		Params:      sipmsg.NewParams(),
 	}
 	from.Params.Add("tag", sipmsg.GenerateTagN(16))
 	to := &sipmsg.ToHeader{Address: sipmsg.Uri{Scheme: "sip", User: number, Host: host}}

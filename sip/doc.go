@@ -1,8 +1,9 @@
 // Package sip is Switchboard's native SIP backend: it places calls over
 // SIP trunks with sipgo, anchors their media on its own RTP relay (package
 // media) and bridges two answered legs by relaying RTP between them
-// (a B2BUA: each far end only talks to Switchboard). It also speaks on a
-// leg (announcements, DTMF) and records bridges.
+// (a B2BUA: each far end only talks to Switchboard). It also answers the
+// calls its trunks send (see Inbound calls), speaks on a leg
+// (announcements, DTMF) and records bridges.
 //
 // # Early media
 //
@@ -125,6 +126,53 @@
 // when it resumes, the count starts over. One ticker per backend checks
 // the sessions, at a quarter of the timeout, so a silent leg ends between
 // 1 and 1.25 times MediaTimeout after its last packet.
+//
+// # Inbound calls
+//
+// An out-of-dialog INVITE is a call offered to the handler set with
+// Backend.OnInbound (the engine's Inbound), but only from a trunk: the IP
+// its packet came from (the transport's source address; never Via or
+// Contact, which the sender writes as it likes) must be in some trunk's
+// Sources, IPs or CIDRs, IPv4 or IPv6. A trunk without Sources takes its
+// Host as its source: the IP, or the addresses its DNS name resolves to
+// at Start (a name that does not resolve leaves the trunk without
+// sources, with a warning). The checks, in order, and their answers:
+//
+//   - not from a trunk source: 403 Forbidden, counted as not_trunk and
+//     logged at Debug only (whoever can send a packet must not flood the
+//     log);
+//   - no handler set: 403 Forbidden (no_handler);
+//   - no user part in From, or no Contact: 400 Bad Request; no number
+//     called (user part of the Request-URI, else of To): 404 Not Found;
+//     no SDP offer, SDP that does not parse, or no PCMU/PCMA in it: 488
+//     Not Acceptable Here (all bad_request). A delayed offer (INVITE
+//     without SDP, offer in the ACK) is not supported.
+//
+// Each is a final response at once; Stats().Inbound counts them, and the
+// calls offered (Accepted). An offered call gets 100 Trying at once and
+// is handed to the handler on a goroutine of its own; the INVITE's
+// transaction is held until the call is answered or rejected. Ringing
+// sends 180 (once, however often it is called); Reject sends the final
+// response given. A CANCEL is answered 200 and the INVITE 487 (sipgo's
+// transaction does both); the call's Context then ends with
+// ErrCallerCancelled. A call neither answered nor rejected within
+// DefaultOfferTimeout (60 s) is rejected 480 (cause ErrNotAnswered); on
+// Close, the calls still offered are rejected 503 (cause ErrClosed).
+//
+// Answer takes an RTP port from the pool and answers 200 OK with SDP
+// pinned to the caller's first codec that is PCMU or PCMA (under the
+// caller's payload type), with telephone-event under the caller's payload
+// type when it offered one and none otherwise. The 200 is retransmitted
+// (T1 doubling to T2) until the ACK comes; without an ACK within Timer H
+// (32 s), or when Answer's context ends or the backend closes meanwhile,
+// Answer fails and the call is hung up with a BYE. (sipgo's
+// DialogServerSession.WriteResponse is not used for the 200: its wait for
+// the ACK cannot be cancelled.) The Session returned is the same as a
+// dialed leg's: Context (ErrRemoteHangup on the caller's BYE), Hangup
+// (BYE, idempotent), Play, DTMF, MediaStats, the media timeout, a party
+// of Bridge and of a recording; a re-INVITE (hold) is answered as on a
+// dialed leg. Answer fails without answering, leaving the call to be
+// rejected, when the call or ctx already ended or no RTP port is free.
 //
 // # Logging
 //

@@ -36,6 +36,13 @@ var defaultCodecs = []Codec{PCMU, PCMA}
 // buildOffer returns the SDP of our side: one audio stream on ip:port with
 // codecs and telephone-event, sendrecv.
 func buildOffer(ip netip.Addr, port int, codecs []Codec, sessionID uint64) ([]byte, error) {
+	return buildSDP(ip, port, codecs, telephoneEventPT, sessionID)
+}
+
+// buildSDP is buildOffer with telephone-event as payload type te, or
+// without it when te is noTelephoneEvent (an answer to an offer that had
+// none).
+func buildSDP(ip netip.Addr, port int, codecs []Codec, te int, sessionID uint64) ([]byte, error) {
 	addrType := "IP4"
 	if ip.Is6() {
 		addrType = "IP6"
@@ -46,10 +53,14 @@ func buildOffer(ip netip.Addr, port int, codecs []Codec, sessionID uint64) ([]by
 		formats = append(formats, strconv.Itoa(int(c.PayloadType)))
 		attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/%d", c.PayloadType, c.Name, c.ClockRate)))
 	}
-	formats = append(formats, strconv.Itoa(telephoneEventPT))
+	if te != noTelephoneEvent {
+		formats = append(formats, strconv.Itoa(te))
+		attrs = append(attrs,
+			sdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/8000", te)),
+			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", te)),
+		)
+	}
 	attrs = append(attrs,
-		sdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/8000", telephoneEventPT)),
-		sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", telephoneEventPT)),
 		sdp.NewAttribute("ptime", "20"),
 		sdp.NewPropertyAttribute("sendrecv"),
 	)

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/switchboard/switchboard/engine"
@@ -24,7 +23,7 @@ var (
 // Session is one answered leg: the SIP dialog and its RTP stream.
 type Session struct {
 	b      *Backend
-	dlg    *sipgo.DialogClientSession
+	dlg    dialog // a dialed leg's (UAC) or an answered inbound call's (UAS)
 	stream *media.Stream
 	codec  Codec
 	sdp    []byte // our SDP, answered again to re-INVITEs
@@ -36,7 +35,8 @@ type Session struct {
 	cancel context.CancelCauseFunc
 	ended  atomic.Bool
 	done   chan struct{}
-	// acked is closed once Dial sent the ACK: a BYE must not overtake it.
+	// acked is closed once Dial sent the ACK (or, on an inbound call,
+	// once Answer got it or gave up waiting): a BYE must not overtake it.
 	acked chan struct{}
 
 	// Media timeout: since is the unix nanoseconds the silence is counted
@@ -70,7 +70,7 @@ type Session struct {
 
 // newSession is the session of a leg that answered codec and, in the same
 // SDP, telephone-event te (or noTelephoneEvent).
-func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream, codec Codec, te int, sdp []byte, log *slog.Logger) *Session {
+func newSession(b *Backend, dlg dialog, stream *media.Stream, codec Codec, te int, sdp []byte, log *slog.Logger) *Session {
 	s := &Session{
 		b:      b,
 		dlg:    dlg,
@@ -82,7 +82,7 @@ func newSession(b *Backend, dlg *sipgo.DialogClientSession, stream *media.Stream
 		acked:  make(chan struct{}),
 	}
 	if dlg != nil {
-		s.id = dlg.ID
+		s.id = dlg.key()
 	}
 	s.format = newLegFormat(codec, te)
 	s.out = newOutput(stream, s.format)
@@ -124,10 +124,10 @@ func (s *Session) MediaStats() engine.MediaStats {
 
 // SIPCallID is the Call-ID of the leg's dialog.
 func (s *Session) SIPCallID() string {
-	if s.dlg == nil || s.dlg.InviteRequest == nil {
+	if s.dlg == nil || s.dlg.invite() == nil {
 		return ""
 	}
-	if h := s.dlg.InviteRequest.CallID(); h != nil {
+	if h := s.dlg.invite().CallID(); h != nil {
 		return h.Value()
 	}
 	return ""
@@ -148,7 +148,7 @@ func (s *Session) Hangup(ctx context.Context, cause error) error {
 	<-s.acked
 	byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.b.cfg.byeTimeout())
 	defer cancel()
-	err := s.b.sendBye(byeCtx, s.dlg)
+	err := s.dlg.bye(byeCtx)
 	s.finish()
 	if err != nil {
 		s.log.Warn("BYE failed", "cause", cause.Error(), "error", err)
@@ -160,8 +160,8 @@ func (s *Session) Hangup(ctx context.Context, cause error) error {
 
 // finish releases what the leg holds; the BYE (if any) was sent first.
 func (s *Session) finish() {
-	if s.inv != nil {
-		s.b.strays.byed(s.inv, toTag(s.dlg.InviteResponse))
+	if c, ok := s.dlg.(clientDialog); ok && s.inv != nil {
+		s.b.strays.byed(s.inv, toTag(c.d.InviteResponse))
 	}
 	s.b.unregister(s)
 	s.b.closeStream(s.stream)
@@ -176,7 +176,7 @@ func (s *Session) remoteBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.b.respond(req, tx, 200, "OK", nil)
 		return
 	}
-	if err := s.dlg.ReadBye(req, tx); err != nil {
+	if err := s.dlg.readBye(req, tx); err != nil {
 		s.log.Warn("answering BYE failed", "error", err)
 	}
 	// Release first, so whoever sees the Context end finds the leg gone.
@@ -188,8 +188,9 @@ func (s *Session) remoteBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // watchDialog ends the session if sipgo ends its dialog on its own (an
 // ACK that cannot be retransmitted).
 func (s *Session) watchDialog() {
-	context.AfterFunc(s.dlg.Context(), func() {
-		cause := context.Cause(s.dlg.Context())
+	dctx := s.dlg.context()
+	context.AfterFunc(dctx, func() {
+		cause := context.Cause(dctx)
 		if cause == nil || errors.Is(cause, context.Canceled) {
 			cause = errors.New("sip: dialog ended")
 		}
@@ -219,7 +220,7 @@ func (s *Session) reInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		setRemote(s.stream, remote, req.Source())
 		s.setDirection(body, time.Now())
 	}
-	contact := s.b.dialogUA[sipmsg.NetworkToLower(s.dlg.InviteRequest.Transport())].ContactHDR
+	contact := s.b.dialogUA[sipmsg.NetworkToLower(s.dlg.invite().Transport())].ContactHDR
 	s.b.respond(req, tx, 200, "OK", s.sdp,
 		sipmsg.HeaderClone(&contact),
 		sipmsg.NewHeader("Content-Type", "application/sdp"))

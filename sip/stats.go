@@ -15,11 +15,43 @@ type Stats struct {
 	// stream's counts are added when it closes, so they grow as legs end,
 	// not packet by packet.
 	RTP media.Stats
+	// Inbound counts the INVITEs that would start a call (see the
+	// package doc, "Inbound calls").
+	Inbound InboundStats
+}
+
+// InboundStats count out-of-dialog INVITEs: those offered to the
+// OnInbound handler, and those refused before, by reason.
+type InboundStats struct {
+	// Accepted were offered to the handler.
+	Accepted uint64
+	// RefusedNotTrunk came from an IP that is no trunk's source (403).
+	RefusedNotTrunk uint64
+	// RefusedBadRequest could not make a call: no caller in From (400),
+	// no number called (404), no Contact (400), no SDP offer or none with
+	// a codec we can use (488).
+	RefusedBadRequest uint64
+	// RefusedNoHandler came from a trunk while no handler was set (403).
+	RefusedNoHandler uint64
+}
+
+// inboundCounters are the atomic InboundStats.
+type inboundCounters struct {
+	accepted, notTrunk, badRequest, noHandler atomic.Uint64
+}
+
+func (c *inboundCounters) load() InboundStats {
+	return InboundStats{
+		Accepted:          c.accepted.Load(),
+		RefusedNotTrunk:   c.notTrunk.Load(),
+		RefusedBadRequest: c.badRequest.Load(),
+		RefusedNoHandler:  c.noHandler.Load(),
+	}
 }
 
 // Stats returns the backend's counters.
 func (b *Backend) Stats() Stats {
-	return Stats{Stray: b.StrayStats(), RTP: b.rtp.load()}
+	return Stats{Stray: b.StrayStats(), RTP: b.rtp.load(), Inbound: b.inboundStats.load()}
 }
 
 // rtpTotals sums the counters of closed streams.

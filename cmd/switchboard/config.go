@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -103,6 +104,9 @@ type Trunk struct {
 	Password  string   `yaml:"password"`
 	CallerID  string   `yaml:"caller_id"`
 	Prefixes  []string `yaml:"prefixes"`
+	// Sources are the IPs and CIDRs the trunk's inbound calls come from;
+	// empty means its host.
+	Sources []string `yaml:"sources"`
 }
 
 // RecordingsConfig says where call recordings are kept.
@@ -425,6 +429,16 @@ func (c *Config) validate() error {
 	}
 	if c.SIP.RTPPortMin <= 0 || c.SIP.RTPPortMax > 65535 || c.SIP.RTPPortMin >= c.SIP.RTPPortMax {
 		errs = append(errs, fmt.Errorf("sip: rtp port range %d-%d is not a range within 1-65535", c.SIP.RTPPortMin, c.SIP.RTPPortMax))
+	}
+	for i, t := range c.SIP.Trunks {
+		for j, src := range t.Sources {
+			if _, err := netip.ParsePrefix(src); err == nil {
+				continue
+			}
+			if _, err := netip.ParseAddr(src); err != nil {
+				errs = append(errs, fmt.Errorf("sip.trunks[%d] (%q): sources[%d] %q is not an IP or a CIDR", i, t.Name, j, src))
+			}
+		}
 	}
 	if c.Defaults.MaxLiveCalls < 0 {
 		errs = append(errs, errors.New("defaults.max_live_calls must not be negative"))

@@ -50,6 +50,7 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"bad env int", "", "SWITCHBOARD_MAX_LIVE_CALLS=lots", "SWITCHBOARD_MAX_LIVE_CALLS"},
 		{"bad http addr", "http: nowhere\n", "", "http:"},
 		{"bad redis url", "redis: localhost:6379\n", "", "redis:"},
+		{"bad trunk source", "sip:\n  trunks:\n    - {name: carrier, host: 192.0.2.1, sources: [\"192.0.2.0/33\"]}\n", "", `sip.trunks[0] ("carrier"): sources[0] "192.0.2.0/33" is not an IP or a CIDR`},
 		{"bad rtp range", "sip:\n  rtp_port_min: 3000\n  rtp_port_max: 2000\n", "", "rtp port range"},
 		{"tenant id not integer", "tenants:\n  - user_id: abc\n    token: t\n", "", "must be a positive integer"},
 		{"tenant without token", "tenants:\n  - user_id: \"5\"\n", "", "has no token"},

@@ -190,7 +190,8 @@ func TestStoreErrorsCounted(t *testing.T) {
 
 func TestSIPCountersAndHandler(t *testing.T) {
 	e, _, reg := newEngine(t, nil)
-	stats := SIPStats{StrayDropped: 3, StrayACKs: 2, StrayBYEs: 1, RTPReceived: 500, RTPForwarded: 498, RTPRejected: 7, RTPInvalid: 4, RTPDropped: 2}
+	stats := SIPStats{StrayDropped: 3, StrayACKs: 2, StrayBYEs: 1, RTPReceived: 500, RTPForwarded: 498, RTPRejected: 7, RTPInvalid: 4, RTPDropped: 2,
+		InboundAccepted: 9, InboundRefusedNotTrunk: 5, InboundRefusedBadRequest: 1, InboundRefusedNoHandler: 0}
 	if err := RegisterSIP(reg, func() SIPStats { return stats }); err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +205,18 @@ switchboard_rtp_packets_forwarded_total 498
 # HELP switchboard_rtp_packets_rejected_total RTP packets refused for coming from another source than the far end's (counted as each leg's media ends).
 # TYPE switchboard_rtp_packets_rejected_total counter
 switchboard_rtp_packets_rejected_total 7
+# HELP switchboard_sip_inbound_accepted_total Inbound INVITEs from trunks offered to the engine.
+# TYPE switchboard_sip_inbound_accepted_total counter
+switchboard_sip_inbound_accepted_total 9
+# HELP switchboard_sip_inbound_refused_total Inbound INVITEs refused before they were offered to the engine, by reason.
+# TYPE switchboard_sip_inbound_refused_total counter
+switchboard_sip_inbound_refused_total{reason="bad_request"} 1
+switchboard_sip_inbound_refused_total{reason="no_handler"} 0
+switchboard_sip_inbound_refused_total{reason="not_trunk"} 5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"switchboard_sip_stray_dropped_total", "switchboard_rtp_packets_forwarded_total", "switchboard_rtp_packets_rejected_total"); err != nil {
+		"switchboard_sip_stray_dropped_total", "switchboard_rtp_packets_forwarded_total", "switchboard_rtp_packets_rejected_total",
+		"switchboard_sip_inbound_accepted_total", "switchboard_sip_inbound_refused_total"); err != nil {
 		t.Error(err)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
@@ -227,6 +237,7 @@ switchboard_rtp_packets_rejected_total 7
 		`switchboard_api_to_invite_seconds_count 1`,
 		`switchboard_live_calls 0`,
 		`switchboard_rtp_packets_invalid_total 4`,
+		`switchboard_sip_inbound_refused_total{reason="not_trunk"} 5`,
 		`go_goroutines `,
 		`process_start_time_seconds `,
 	} {

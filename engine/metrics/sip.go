@@ -13,6 +13,10 @@ type SIPStats struct {
 	// (from a source other than the far end), invalid (not RTP), dropped
 	// (accepted but not passed on, or not sendable).
 	RTPReceived, RTPForwarded, RTPRejected, RTPInvalid, RTPDropped uint64
+	// Inbound INVITEs: offered to the engine (accepted), or refused
+	// before, by reason: not from a trunk's source (403), malformed or
+	// without a usable SDP offer (400/404/488), no inbound handler (403).
+	InboundAccepted, InboundRefusedNotTrunk, InboundRefusedBadRequest, InboundRefusedNoHandler uint64
 }
 
 // RegisterSIP registers a SIP backend's counters with reg; read is called
@@ -28,6 +32,13 @@ type sipCounter struct {
 
 func counter(name, help string, value func(SIPStats) uint64) sipCounter {
 	return sipCounter{desc: prometheus.NewDesc(name, help, nil, nil), value: value}
+}
+
+// refused is one reason's series of switchboard_sip_inbound_refused_total.
+func refused(reason string, value func(SIPStats) uint64) sipCounter {
+	return sipCounter{desc: prometheus.NewDesc("switchboard_sip_inbound_refused_total",
+		"Inbound INVITEs refused before they were offered to the engine, by reason.",
+		nil, prometheus.Labels{"reason": reason}), value: value}
 }
 
 var sipCounters = []sipCounter{
@@ -47,6 +58,11 @@ var sipCounters = []sipCounter{
 		func(s SIPStats) uint64 { return s.RTPInvalid }),
 	counter("switchboard_rtp_packets_dropped_total", "Accepted RTP packets not passed on, or not sendable (counted as each leg's media ends).",
 		func(s SIPStats) uint64 { return s.RTPDropped }),
+	counter("switchboard_sip_inbound_accepted_total", "Inbound INVITEs from trunks offered to the engine.",
+		func(s SIPStats) uint64 { return s.InboundAccepted }),
+	refused("not_trunk", func(s SIPStats) uint64 { return s.InboundRefusedNotTrunk }),
+	refused("bad_request", func(s SIPStats) uint64 { return s.InboundRefusedBadRequest }),
+	refused("no_handler", func(s SIPStats) uint64 { return s.InboundRefusedNoHandler }),
 }
 
 // sipCollector reads the backend's own counters at each scrape.
