@@ -43,6 +43,7 @@ type Config struct {
 	// owns it from then on, login states included).
 	Agents []AgentConfig `yaml:"agents"`
 	Groups []GroupConfig `yaml:"groups"`
+	Apps   []AppConfig   `yaml:"apps"` // seeded the same way (config_apps.go)
 }
 
 // AgentConfig seeds one agent.
@@ -342,6 +343,7 @@ func loadFile(cfg *Config, path string) error {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
+	setAppsDir(cfg, filepath.Dir(path))
 	return nil
 }
 

@@ -68,6 +68,7 @@ func (c *Config) validateSeeds(tenants map[string]bool) []error {
 			}
 		}
 	}
+	errs = append(errs, c.validateApps(tenants)...)
 	return errs
 }
 
@@ -116,5 +117,6 @@ func seed(ctx context.Context, st engine.AgentStore, cfg *Config, now time.Time)
 		}
 		created++
 	}
-	return created, nil
+	n, err := seedApps(ctx, st, cfg, now)
+	return created + n, err
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// Agents keeps agents, groups and DND lists for the management API
 	// (/v1/agents, /v1/groups, /v1/dnd). Nil: those routes answer 501.
 	Agents engine.AgentStore
+	// Apps keeps the apps (virtual numbers) of /v1/apps. Nil: those
+	// routes answer 501.
+	Apps engine.AppStore
 	// Directory answers agent, group, announcement and DND questions for
 	// click-to-call validation; nil means StoreDirectory{Agents} when
 	// Agents is set, else NoDirectory.
@@ -83,6 +86,7 @@ type Server struct {
 	eng         Engine
 	tenants     map[string]string
 	agents      engine.AgentStore
+	apps        engine.AppStore
 	dir         Directory
 	ann         Announcements
 	recordings  fs.FS
@@ -99,6 +103,7 @@ func NewServer(cfg Config) *Server {
 		eng:         cfg.Engine,
 		tenants:     canonicalTenants(cfg.Tenants),
 		agents:      cfg.Agents,
+		apps:        cfg.Apps,
 		dir:         cfg.Directory,
 		ann:         cfg.Announcements,
 		recordings:  cfg.Recordings,
@@ -144,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/calls/{callid}", s.authed(s.hangupCall))
 	mux.HandleFunc("GET /v1/calls/{callid}/events", s.authed(s.callEvents))
 	s.manageRoutes(mux)
+	s.appRoutes(mux)
 	s.announcementRoutes(mux)
 	s.callMediaRoutes(mux)
 	s.webhookRoutes(mux)

@@ -75,6 +75,8 @@ type Store struct {
 
 	book book // agents, groups and routing memory (agents.go)
 
+	apps appBook // apps and their virtual numbers (apps.go)
+
 	streams  map[string]*stream // node -> its event stream (events.go)
 	leases   map[string]lease   // node -> who reads its stream
 	appended chan struct{}      // closed (and replaced) at every append
