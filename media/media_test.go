@@ -264,22 +264,17 @@ func TestInvalidPacketsAreCountedNotForwarded(t *testing.T) {
 	}
 }
 
-// stranger is a socket on another loopback IP, so it is neither the SDP
-// address nor its IP.
-func stranger(t *testing.T) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
-	if err != nil {
-		t.Skipf("no 127.0.0.2: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+// fromStranger hands pkt to s's packet path as if it came from another
+// IP (neither the SDP address nor its IP). It is injected, not sent: the
+// tests bind no address but 127.0.0.1 and ::1.
+func fromStranger(s *Stream, pkt []byte) {
+	s.handle(pkt, netip.MustParseAddrPort("127.0.0.2:40000"))
 }
 
 func TestRejectsStrangersAndBeforeRemote(t *testing.T) {
 	p := testPool(t, 41800, 41898)
 	a, b := listen(t, p), listen(t, p)
-	pa, pb, evil := phone(t), phone(t), stranger(t)
+	pa, pb := phone(t), phone(t)
 	b.SetRemote(addrOf(pb))
 	if _, err := Bridge(a, b); err != nil {
 		t.Fatal(err)
@@ -294,7 +289,7 @@ func TestRejectsStrangersAndBeforeRemote(t *testing.T) {
 	// A stranger on another IP, and now (the SDP address was heard) even
 	// another port of the SDP IP, is rejected.
 	other := phone(t)
-	evil.WriteToUDPAddrPort(rtpPacket(3, "inject"), a.LocalAddr())
+	fromStranger(a, rtpPacket(3, "inject"))
 	other.WriteToUDPAddrPort(rtpPacket(4, "inject"), a.LocalAddr())
 	eventually(t, "strangers rejected", func() bool { return a.Stats().Rejected == 3 })
 	if st := a.Stats(); st.PacketsReceived != 1 || b.Stats().PacketsSent != 1 || a.SendAddr() != addrOf(pa) {
@@ -362,10 +357,10 @@ func TestNoLatchOnceSDPAddressHeard(t *testing.T) {
 func TestLatchesToPublicIPOfNATedPhone(t *testing.T) {
 	p := testPool(t, 41050, 41098)
 	a := listen(t, p)
-	pub, evil := phone(t), stranger(t)
+	pub := phone(t)
 	private := netip.MustParseAddrPort("192.168.1.20:4000")
 	a.SetRemoteNAT(private, addrOf(pub).Addr())
-	evil.WriteToUDPAddrPort(rtpPacket(1, "x"), a.LocalAddr())
+	fromStranger(a, rtpPacket(1, "x"))
 	eventually(t, "stranger rejected", func() bool { return a.Stats().Rejected == 1 })
 	pub.WriteToUDPAddrPort(rtpPacket(2, "x"), a.LocalAddr())
 	eventually(t, "latched to the public address", func() bool { return a.Stats().PacketsReceived == 1 })
