@@ -83,10 +83,12 @@ func runServe(args []string, demo bool) error {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
-	// Both stores keep calls (engine.Store) and agents (engine.AgentStore).
+	// Both stores keep calls (engine.Store), agents (engine.AgentStore)
+	// and apps (engine.AppStore).
 	var store interface {
 		engine.Store
 		engine.AgentStore
+		engine.AppStore
 	}
 	if cfg.Redis == "" {
 		store = memory.New(memory.Options{})
@@ -104,7 +106,7 @@ func runServe(args []string, demo bool) error {
 	if n, err := seed(ctx, store, &cfg, time.Now().UTC()); err != nil {
 		return err
 	} else if n > 0 {
-		log.Info("seeded agents and groups from the configuration", "created", n)
+		log.Info("seeded agents, groups and apps from the configuration", "created", n)
 	}
 
 	ann, err := openAnnouncements(cfg.Announcements, log)
@@ -155,7 +157,12 @@ func runServe(args []string, demo bool) error {
 		LogEvents:    logEventsOf(cfg),
 		Logger:       log,
 		Observer:     observer,
+		Apps:         store,
+		CallerLookup: callerLookup(&cfg),
 	})
+	// Calls to the apps' numbers: the backend offers them to the engine
+	// from here on (until now it refused them, counted as no_handler).
+	backend.OnInbound(eng.Inbound)
 	if n, err := eng.Recover(ctx); err != nil {
 		return err
 	} else if n > 0 {
@@ -176,7 +183,7 @@ func runServe(args []string, demo bool) error {
 		log.Warn("webhooks: the store keeps no event log, so no events are delivered")
 	}
 
-	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Announcements: ann, Recordings: recordings, DeadLetters: deadLetters, Tenants: cfg.tenantTokens(), Logger: log})
+	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Apps: store, Announcements: ann, Recordings: recordings, DeadLetters: deadLetters, Tenants: cfg.tenantTokens(), Logger: log})
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -329,6 +336,13 @@ func retention(d time.Duration) time.Duration {
 	return d
 }
 
+// callerLookup asks apps' caller lookup URLs, signing each request with
+// its tenant's webhook secret (unsigned when the tenant has none).
+func callerLookup(cfg *Config) *webhook.CallerLookup {
+	secrets := cfg.webhookSecrets()
+	return &webhook.CallerLookup{Secret: func(tenant string) string { return secrets[tenant] }}
+}
+
 func sipStats(s sip.Stats) metrics.SIPStats {
 	return metrics.SIPStats{
 		StrayDropped: s.Stray.Dropped,
@@ -339,6 +353,11 @@ func sipStats(s sip.Stats) metrics.SIPStats {
 		RTPRejected:  s.RTP.Rejected,
 		RTPInvalid:   s.RTP.Invalid,
 		RTPDropped:   s.RTP.Dropped,
+
+		InboundAccepted:          s.Inbound.Accepted,
+		InboundRefusedNotTrunk:   s.Inbound.RefusedNotTrunk,
+		InboundRefusedBadRequest: s.Inbound.RefusedBadRequest,
+		InboundRefusedNoHandler:  s.Inbound.RefusedNoHandler,
 	}
 }
 
@@ -357,6 +376,7 @@ func sipConfig(c SIPConfig) sip.Config {
 		sc.Trunks = append(sc.Trunks, sip.Trunk{
 			Name: t.Name, Host: t.Host, Port: t.Port, Transport: t.Transport,
 			Username: t.Username, Password: t.Password, CallerID: t.CallerID, Prefixes: t.Prefixes,
+			Sources: t.Sources,
 		})
 	}
 	return sc

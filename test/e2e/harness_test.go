@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -56,6 +57,7 @@ type trunk struct {
 type node struct {
 	t      *testing.T
 	base   string
+	sip    netip.AddrPort // where it listens for SIP (UDP)
 	cmd    *exec.Cmd
 	out    *syncBuffer
 	exited chan struct{}
@@ -123,7 +125,8 @@ func startNodeFull(t *testing.T, redisURL, tenantYAML, extraYAML string, trunks 
 	rtpMin := 30000 + 2*(os.Getpid()%2000)
 	fmt.Fprintf(&cfg, "http: 127.0.0.1:%d\nredis: %q\nlog_level: debug\n", freePort(t, "tcp"), redisURL)
 	fmt.Fprintf(&cfg, "node_id: e2e-%d\n", time.Now().UnixNano())
-	fmt.Fprintf(&cfg, "sip:\n  listen: 127.0.0.1:%d\n  rtp_port_min: %d\n  rtp_port_max: %d\n  trunks:\n", freePort(t, "udp"), rtpMin, rtpMin+2000)
+	sipPort := freePort(t, "udp")
+	fmt.Fprintf(&cfg, "sip:\n  listen: 127.0.0.1:%d\n  rtp_port_min: %d\n  rtp_port_max: %d\n  trunks:\n", sipPort, rtpMin, rtpMin+2000)
 	for i, tr := range trunks {
 		fmt.Fprintf(&cfg, "    - name: t%d\n      host: 127.0.0.1\n      port: %d\n      caller_id: \"5550000\"\n      prefixes: [%q]\n", i, tr.uas.Addr.Port(), tr.prefix)
 	}
@@ -135,7 +138,8 @@ func startNodeFull(t *testing.T, redisURL, tenantYAML, extraYAML string, trunks 
 	}
 	httpAddr := strings.TrimPrefix(strings.SplitN(cfg.String(), "\n", 2)[0], "http: ")
 
-	n := &node{t: t, base: "http://" + httpAddr, out: &syncBuffer{}, exited: make(chan struct{})}
+	n := &node{t: t, base: "http://" + httpAddr, sip: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipPort)),
+		out: &syncBuffer{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(binary, "serve", "--config", path)
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 	if err := n.cmd.Start(); err != nil {

@@ -186,6 +186,16 @@
 // repeated JoinQueue refreshes. Only DeleteAgent and DeleteGroup may then
 // answer ErrNotFound for their own deletion.
 //
+// # Apps (engine.AppStore)
+//
+// Apps are few and read once per inbound call, by number, over every
+// tenant; their keys share the one hash tag {apps}, so the script that
+// claims a number and writes the app touches a single slot (apps.go has
+// the details):
+//
+//	P:{apps}:t:<tenant>   HASH  field app id: JSON of engine.App
+//	P:{apps}:numbers      HASH  field virtual number: the owning app's JSON
+//
 // # Scripts
 //
 // Every Lua script is sent as EVALSHA, by its digest, never with its whole
