@@ -145,6 +145,7 @@ func shortErr(err error) string {
 type record struct {
 	CallID    string      `json:"callid"`
 	State     string      `json:"state"`
+	Direction string      `json:"direction"`
 	Outcome   string      `json:"outcome"`
 	HangupBy  string      `json:"hangup_by"`
 	Reason    string      `json:"reason"`
@@ -159,6 +160,7 @@ type recordLeg struct {
 	Number      string     `json:"number"`
 	Disposition string     `json:"disposition"`
 	SIPCode     int        `json:"sip_code"`
+	Reason      string     `json:"reason"`
 	CreatedAt   time.Time  `json:"created_at"`
 	AnsweredAt  *time.Time `json:"answered_at"`
 	Media       *struct {

@@ -14,11 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -48,6 +45,15 @@ type Config struct {
 	// Failover makes every call hunt: from is "busy, then the answering
 	// number" ONE_BY_ONE, to is "never answers, answering number" TO_ALL.
 	Failover bool
+	// Inbound has sipp callers dial an app of the engine (a virtual
+	// number whose route rings the to far end) instead of the driver
+	// placing click-to-calls: one sipp UAC per step at the step's rate.
+	Inbound bool
+	// InboundRoute is the app's route: "group" (empty too: a round-robin
+	// group of Agents agents) or "number" (route_number to one 2… number).
+	InboundRoute string
+	// Agents is the size of the inbound group; 0 means 10.
+	Agents int
 	// Binary is a switchboard binary to run; empty builds cmd/switchboard.
 	Binary string
 	// Root is the module root; empty finds it.
@@ -80,9 +86,12 @@ type Report struct {
 	// Engine says which engine ran: the commit it was built from, or the
 	// binary given.
 	Engine string
-	Mode   string // "plain", "media", "failover", "media+failover"
-	Hold   time.Duration
-	Ring   time.Duration
+	Mode   string // "plain", "media", "failover", "media+failover", "inbound", "inbound+media"
+	// Inbound describes the app the callers dial in inbound mode; empty
+	// otherwise.
+	Inbound string
+	Hold    time.Duration
+	Ring    time.Duration
 	// Metrics says whether the engine served /metrics; without it the
 	// latencies come from the call records.
 	Metrics bool
@@ -111,99 +120,6 @@ func (r Report) Failed() int64 {
 		n += int64(s.FailedDriver + s.FailedEngine + s.FailedSipp)
 	}
 	return n
-}
-
-// Step is what one rate step measured.
-type Step struct {
-	Rate     float64
-	Duration time.Duration // the firing window as it ran
-
-	Sent, Completed                        int
-	OfferedCPS, CompletedCPS               float64
-	FailedDriver, FailedEngine, FailedSipp int
-	// Failures counts failed calls by reason (driver and engine).
-	Failures map[string]int
-
-	SendLagMax time.Duration // the driver's worst lateness against the schedule
-	HTTPP50    time.Duration
-	HTTPP99    time.Duration
-
-	// From /metrics when the engine has it (the *OK fields say so).
-	APIToInviteP50, APIToInviteP99 time.Duration
-	APIToInviteOK                  bool
-	AnswerToInviteP99              time.Duration
-	AnswerToInviteOK               bool
-	// From the call records: creation to the first leg, and the from
-	// leg's answer to the first to leg.
-	RecAPIToLegP50, RecAPIToLegP99 time.Duration
-	RecAnswerToLegP99              time.Duration
-	MetricOutcomes                 map[string]float64
-	Relay                          map[string]float64 // counters named *relay* or *rtp*, deltas
-	Trouble                        map[string]float64 // counters of errors and stray SIP messages, deltas
-
-	// CPU over the firing window, percent of one core: the engine, Redis,
-	// every sipp, this harness (the load driver), the whole machine.
-	CPUEngine, CPURedis, CPUSipp, CPUDriver, CPUMachine float64
-	RSSMax                                              uint64 // engine, sampled every second until the step drained
-	RSSAfter                                            uint64 // engine, once the step's calls ended
-	// PeakLive is the most calls the engine carried at once, from the
-	// switchboard_live_calls gauge sampled every second from the step's
-	// start until its calls drained (0 without it).
-	PeakLive int
-	Heap     uint64 // engine go_memstats_heap_alloc_bytes at the end of firing
-	HeapOK   bool
-	// HeapLive is the live heap after GC (go_gc_heap_live_bytes) at the
-	// step's peak (see peakHeap), and HeapLiveCalls the live calls at
-	// that collection; GCs is the collections completed while the step
-	// was sampled.
-	HeapLive      uint64
-	HeapLiveCalls int
-	HeapLiveOK    bool
-	GCs           int
-	// PeakGoroutines and PeakStacks are go_goroutines and
-	// go_memstats_stack_inuse_bytes at the sample that read HeapLive
-	// (stacks are memory per call too, but not heap).
-	PeakGoroutines int
-	PeakStacks     uint64
-	// HeapPerCall is (HeapLive − the live heap before the first step) /
-	// HeapLiveCalls, in bytes: the live heap a live call costs.
-	HeapPerCall   float64
-	HeapPerCallOK bool
-
-	RedisCommands int64
-	RedisPerCall  float64
-	RedisTop      []cmdCount
-
-	Sipp sippStats // deltas over the step, all far ends together
-	// UDP is the kernel's machine-wide UDP counters over the step;
-	// TalkerDrops the part of the receive-buffer drops at the talking far
-	// end's media socket, which sipp never reads (-media only).
-	UDP         udpCounters
-	TalkerDrops uint64
-	// EchoDrops are the drops at the echoing far end's media socket
-	// (-media only): RTP the relay sent that sipp's echo did not read in
-	// time.
-	EchoDrops uint64
-	// EngineSIPDrops and SippSIPDrops are the drops of the engine's SIP
-	// socket and of the far ends' SIP sockets: signalling the kernel
-	// discarded because the reader fell behind.
-	EngineSIPDrops, SippSIPDrops uint64
-
-	// Media: packets in the records of completed calls. FromIn is what
-	// the talking side sent the engine, ToOut what the relay sent the
-	// echoing side, ToIn what came back, FromOut what was relayed to the
-	// talker.
-	RTPFromIn, RTPToOut, RTPToIn, RTPFromOut uint64
-}
-
-// EchoLoss is the share of the packets the relay sent to the echoing far
-// end that did not come back to it (the round trip engine → sipp → engine,
-// kernel drops included; packets in flight at hang-up count as lost).
-func (s Step) EchoLoss() float64 {
-	if s.RTPToOut == 0 {
-		return 0
-	}
-	return 100 * (float64(s.RTPToOut) - float64(s.RTPToIn)) / float64(s.RTPToOut)
 }
 
 const tenantToken = "load-token"
@@ -266,15 +182,21 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if cfg.Media {
 		fromScenario = "uas_load_play.xml"
 	}
-	from, err := startUAS(ps, sippBin, scenarios, uasOptions{role: "from", scenario: fromScenario, ring: cfg.Ring, lifetime: lifetime})
-	if err != nil {
-		return rep, err
+	// In inbound mode the callers are the from side: one sipp UAC per
+	// step (inbound.go), no from far end.
+	var from *uas
+	var uases []*uas
+	if !cfg.Inbound {
+		if from, err = startUAS(ps, sippBin, scenarios, uasOptions{role: "from", scenario: fromScenario, ring: cfg.Ring, lifetime: lifetime}); err != nil {
+			return rep, err
+		}
+		uases = append(uases, from)
 	}
 	to, err := startUAS(ps, sippBin, scenarios, uasOptions{role: "to", scenario: "uas_load_answer.xml", echo: cfg.Media, ring: cfg.Ring, lifetime: lifetime})
 	if err != nil {
 		return rep, err
 	}
-	uases := []*uas{from, to}
+	uases = append(uases, to)
 	var fail *uas
 	if cfg.Failover {
 		if fail, err = startUAS(ps, sippBin, scenarios, uasOptions{role: "fail", scenario: "uas_load_fail.xml", lifetime: lifetime}); err != nil {
@@ -316,6 +238,12 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	confPath := filepath.Join(dir, "switchboard.yaml")
 	conf := engineConfig(cfg, httpPort, sipPort, redisURL, tenant, nodeID, from, to, fail)
+	var in *inboundEnv
+	if cfg.Inbound {
+		in = newInboundEnv(cfg, ps, sippBin, scenarios, sipPort, tenant)
+		conf += in.yaml(cfg)
+		rep.Inbound = in.describe(cfg)
+	}
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return rep, err
 	}
@@ -327,8 +255,8 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if err := waitReady(ctx, engine, base); err != nil {
 		return rep, err
 	}
-	logf("engine pid %d on %s (SIP 127.0.0.1:%d), store %s; sipp from :%d to :%d%s; work dir %s",
-		engine.pid(), base, sipPort, rep.Store, from.port, to.port, failNote(fail), dir)
+	logf("engine pid %d on %s (SIP 127.0.0.1:%d), store %s; sipp %s; work dir %s",
+		engine.pid(), base, sipPort, rep.Store, farEndsNote(from, to, fail), dir)
 
 	c := newClient(base, tenant, tenantToken)
 	defer c.close()
@@ -366,7 +294,11 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 		if i == len(cfg.Rates)-1 {
 			perf = cfg.Perf
 		}
-		st, err := runStep(ctx, stepEnv{cfg: cfg, c: c, engine: engine, sipPort: sipPort, uases: uases, probe: probe, nums: nums, perf: perf, logf: logf, base: base0}, rate)
+		env := stepEnv{cfg: cfg, c: c, engine: engine, sipPort: sipPort, uases: uases, echo: to.mediaPort, probe: probe, nums: nums, perf: perf, logf: logf, base: base0, in: in, index: i}
+		if from != nil {
+			env.talker = from.mediaPort
+		}
+		st, err := runStep(ctx, env, rate)
 		if ctx.Err() != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("interrupted during the %g calls/s step, which is not reported", rate))
 			return rep, ctx.Err()
@@ -428,11 +360,15 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	return rep, ctx.Err()
 }
 
-func failNote(fail *uas) string {
-	if fail == nil {
-		return ""
+func farEndsNote(from, to, fail *uas) string {
+	s := fmt.Sprintf("to :%d", to.port)
+	if from != nil {
+		s = fmt.Sprintf("from :%d %s", from.port, s)
 	}
-	return fmt.Sprintf(" fail :%d", fail.port)
+	if fail != nil {
+		s += fmt.Sprintf(" fail :%d", fail.port)
+	}
+	return s
 }
 
 func (cfg Config) check() error {
@@ -456,11 +392,26 @@ func (cfg Config) check() error {
 	if cfg.Ring < 0 || cfg.Ring > 15*time.Second {
 		return fmt.Errorf("ring %s: give 0 to 15s (the calls' ring time is 20s)", cfg.Ring)
 	}
+	if cfg.Inbound {
+		if cfg.Failover {
+			return errors.New("-inbound and -failover do not go together")
+		}
+		if cfg.InboundRoute != "" && cfg.InboundRoute != "group" && cfg.InboundRoute != "number" {
+			return fmt.Errorf("inbound route %q: give group or number", cfg.InboundRoute)
+		}
+		if cfg.Agents < 0 || cfg.Agents > 1000 {
+			return fmt.Errorf("agents %d: give 1 to 1000", cfg.Agents)
+		}
+	}
 	return nil
 }
 
 func (cfg Config) mode() string {
 	switch {
+	case cfg.Inbound && cfg.Media:
+		return "inbound+media"
+	case cfg.Inbound:
+		return "inbound"
 	case cfg.Media && cfg.Failover:
 		return "media+failover"
 	case cfg.Media:
@@ -488,7 +439,11 @@ func engineConfig(cfg Config, httpPort, sipPort int, redisURL, tenant, nodeID st
 	trunk := func(name, prefix string, u *uas) {
 		fmt.Fprintf(&b, "    - name: %s\n      host: 127.0.0.1\n      port: %d\n      caller_id: \"5550000\"\n      prefixes: [%q]\n", name, u.port, prefix)
 	}
-	trunk("load-from", "1", from)
+	// Every trunk's host is 127.0.0.1, so the inbound callers (sipp on
+	// 127.0.0.1) are a trunk's source too.
+	if from != nil {
+		trunk("load-from", "1", from)
+	}
 	trunk("load-to", "2", to)
 	if fail != nil {
 		trunk("load-fail", "3", fail)
@@ -526,411 +481,6 @@ func (cfg Config) params(seq int) url.Values {
 	v.Set("from", num("1", seq, ""))
 	v.Set("to", num("2", seq, ""))
 	return v
-}
-
-type stepEnv struct {
-	cfg     Config
-	c       *client
-	engine  *proc
-	sipPort int
-	uases   []*uas
-	probe   *redisProbe
-	nums    *numbers
-	perf    string
-	logf    func(string, ...any)
-	base    engineState // before the first step
-}
-
-// runStep offers one rate, waits until its calls have ended, and measures.
-func runStep(ctx context.Context, env stepEnv, rate float64) (Step, error) {
-	st := Step{Rate: rate, Failures: map[string]int{}}
-	cfg, c := env.cfg, env.c
-	pid := env.engine.pid()
-
-	mBefore, _ := c.scrape(ctx)
-	redisBefore := env.probe.snapshot(ctx)
-	udpBefore := readUDP()
-	talker, echo := env.uases[0].mediaPort, env.uases[1].mediaPort
-	talkerBefore, echoBefore := socketDrops(talker), socketDrops(echo)
-	engineSIPBefore, sippSIPBefore := socketDrops(env.sipPort), sippSIPDrops(env.uases)
-	var sippBefore []sippStats
-	for _, u := range env.uases {
-		sippBefore = append(sippBefore, u.stats())
-	}
-	cpuEngine0, cpuSipp0, cpuSelf0 := cpuTime(pid), sippCPU(env.uases), cpuTime(os.Getpid())
-	idle0, cpus := machineIdle()
-	wall0 := time.Now()
-
-	// Sample the engine's RSS, and its live calls and live heap when it
-	// has /metrics, every second until the step's calls have drained.
-	sampleCtx, stopSampling := context.WithCancel(ctx)
-	sampled := make(chan []sample, 1)
-	go func() {
-		var ss []sample
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			sm := sample{rss: rss(pid)}
-			if m, ok := c.scrape(sampleCtx); ok {
-				sm.state = stateFrom(m, time.Now())
-			}
-			ss = append(ss, sm)
-			select {
-			case <-sampleCtx.Done():
-				ss = append(ss, sample{rss: rss(pid)})
-				sampled <- ss
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	perfDone := make(chan error, 1)
-	if env.perf != "" {
-		go func() { perfDone <- recordPerf(sampleCtx, pid, env.perf, cfg.Step) }()
-	} else {
-		perfDone <- nil
-	}
-
-	attempts, firing, wait := c.fire(ctx, rate, cfg.Step, func() url.Values { return cfg.params(env.nums.next()) })
-	cpuEngine1, cpuSipp1, cpuSelf1 := cpuTime(pid), sippCPU(env.uases), cpuTime(os.Getpid())
-	idle1, _ := machineIdle()
-	wall1 := time.Now()
-	redisMid := env.probe.snapshot(ctx)
-	mFired, _ := c.scrape(ctx)
-	wait()
-
-	st.Duration = firing
-	secs := firing.Seconds()
-	st.Sent = len(attempts)
-	st.OfferedCPS = float64(st.Sent) / secs
-	st.CPUEngine = 100 * (cpuEngine1 - cpuEngine0).Seconds() / secs
-	st.CPUSipp = 100 * (cpuSipp1 - cpuSipp0).Seconds() / secs
-	st.CPUDriver = 100 * (cpuSelf1 - cpuSelf0).Seconds() / secs
-	st.CPURedis = 100 * (redisMid.cpu - redisBefore.cpu).Seconds() / secs
-	st.CPUMachine = busyPercent(idle0, idle1, cpus, wall1.Sub(wall0))
-	if h, ok := mFired.sum("go_memstats_heap_alloc_bytes"); ok {
-		st.Heap, st.HeapOK = uint64(h), true
-	} else if h, ok := mFired.sum("go_memstats_heap_inuse_bytes"); ok {
-		st.Heap, st.HeapOK = uint64(h), true
-	}
-
-	var lat []time.Duration
-	var ids []string
-	for _, a := range attempts {
-		st.SendLagMax = max(st.SendLagMax, a.lag)
-		lat = append(lat, a.latency)
-		if a.failure != "" {
-			st.FailedDriver++
-			st.Failures["driver: "+a.failure]++
-			continue
-		}
-		ids = append(ids, a.callID)
-	}
-	lat = sortedDurations(lat)
-	st.HTTPP50, st.HTTPP99 = percentile(lat, 0.50), percentile(lat, 0.99)
-
-	// Wait until the engine has no live call left: every call of the step
-	// ran its course (bounded: ring, hold, and Timer B for a far end that
-	// stopped answering).
-	drainBound := cfg.Ring + cfg.Hold + 45*time.Second
-	drained := waitDrained(ctx, c, drainBound)
-	if !drained && ctx.Err() == nil {
-		env.logf("calls still live %s after the step; counting them as failed", drainBound)
-	}
-	stopSampling()
-	samples := <-sampled
-	if err := <-perfDone; err != nil {
-		env.logf("perf: %v", err)
-	}
-	for _, sm := range samples {
-		st.RSSMax = max(st.RSSMax, sm.rss)
-		if sm.state.LiveOK {
-			st.PeakLive = max(st.PeakLive, int(sm.state.LiveCalls))
-		}
-	}
-	var at engineState
-	at, st.HeapLiveCalls, st.GCs, st.HeapLiveOK = peakHeap(samples)
-	st.HeapLive, st.PeakGoroutines, st.PeakStacks = at.HeapLive, at.Goroutines, at.Stacks
-	if st.HeapLiveOK && env.base.HeapOK && st.HeapLiveCalls > 0 {
-		st.HeapPerCall = (float64(st.HeapLive) - float64(env.base.HeapLive)) / float64(st.HeapLiveCalls)
-		st.HeapPerCallOK = true
-	}
-	st.RSSAfter = rss(pid)
-	mAfter, _ := c.scrape(ctx)
-	redisAfter := env.probe.snapshot(ctx)
-	st.UDP = readUDP().sub(udpBefore)
-	if cfg.Media {
-		st.TalkerDrops = socketDrops(talker) - talkerBefore
-		st.EchoDrops = socketDrops(echo) - echoBefore
-	}
-	st.EngineSIPDrops = socketDrops(env.sipPort) - engineSIPBefore
-	st.SippSIPDrops = sippSIPDrops(env.uases) - sippSIPBefore
-	st.RedisCommands, st.RedisTop = commandDelta(redisBefore, redisAfter)
-
-	// Latencies and outcomes from /metrics, when the engine has them.
-	if p50, ok := histogramQuantile(0.5, mBefore, mAfter, "switchboard_api_to_invite_seconds"); ok {
-		p99, _ := histogramQuantile(0.99, mBefore, mAfter, "switchboard_api_to_invite_seconds")
-		st.APIToInviteP50, st.APIToInviteP99, st.APIToInviteOK = seconds(p50), seconds(p99), true
-	}
-	if v, ok := histogramQuantile(0.99, mBefore, mAfter, "switchboard_answer_to_next_invite_seconds"); ok {
-		st.AnswerToInviteP99, st.AnswerToInviteOK = seconds(v), true
-	}
-	if mAfter.has("switchboard_calls_total") {
-		st.MetricOutcomes = deltaByLabel(mBefore, mAfter, "switchboard_calls_total", "outcome")
-	}
-	st.Relay = relayDeltas(mBefore, mAfter)
-	st.Trouble = trouble(mBefore, mAfter)
-
-	// Classify every accepted call by its record.
-	recs, errs := c.fetchRecords(ctx, ids)
-	var toLeg, answerToLeg []time.Duration
-	for i, r := range recs {
-		if errs[i] != nil {
-			st.FailedEngine++
-			st.Failures["engine: record: "+shortErr(errs[i])]++
-			continue
-		}
-		if why := cfg.judge(r); why != "" {
-			st.FailedEngine++
-			st.Failures["engine: "+why]++
-			continue
-		}
-		st.Completed++
-		first, fromAnswer, firstTo := legTimes(r)
-		if !first.IsZero() {
-			toLeg = append(toLeg, first.Sub(r.CreatedAt))
-		}
-		if !fromAnswer.IsZero() && !firstTo.IsZero() {
-			answerToLeg = append(answerToLeg, firstTo.Sub(fromAnswer))
-		}
-		if cfg.Media {
-			for _, l := range r.Legs {
-				if l.Media == nil || l.Disposition != "answered" {
-					continue
-				}
-				if l.Side == "from" {
-					st.RTPFromIn += l.Media.PacketsIn
-					st.RTPFromOut += l.Media.PacketsOut
-				} else {
-					st.RTPToIn += l.Media.PacketsIn
-					st.RTPToOut += l.Media.PacketsOut
-				}
-			}
-		}
-	}
-	toLeg, answerToLeg = sortedDurations(toLeg), sortedDurations(answerToLeg)
-	st.RecAPIToLegP50, st.RecAPIToLegP99 = percentile(toLeg, 0.5), percentile(toLeg, 0.99)
-	st.RecAnswerToLegP99 = percentile(answerToLeg, 0.99)
-	st.CompletedCPS = float64(st.Completed) / secs
-	if len(ids) > 0 {
-		st.RedisPerCall = float64(st.RedisCommands) / float64(len(ids))
-	}
-
-	// sipp writes its counters once a second: take a line written after
-	// the calls ended.
-	after := time.Now().Add(1100 * time.Millisecond)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		fresh := true
-		var sum sippStats
-		for i, u := range env.uases {
-			s := u.stats()
-			fresh = fresh && s.At.After(after)
-			sum = sum.add(s.sub(sippBefore[i]))
-		}
-		st.Sipp = sum
-		if fresh || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		sleep(ctx, 200*time.Millisecond)
-	}
-	st.FailedSipp = int(st.Sipp.Failed)
-	return st, ctx.Err()
-}
-
-// sample is one reading of the step's sampler.
-type sample struct {
-	rss   uint64
-	state engineState
-}
-
-// peakHeap finds the live heap at the step's peak: among the collections
-// that completed while the step was sampled, those that ran with at least
-// 95 % of the most live calls any of them ran with, and of these the one
-// that left the largest live heap (on a plateau the heap still grows
-// with the memory of ended calls). It returns the sample after that
-// collection, its live calls (the lower live-calls reading of the samples
-// before and after it), and how many collections completed in all. ok is
-// false when none completed between two samples.
-func peakHeap(ss []sample) (at engineState, calls, gcs int, ok bool) {
-	type gc struct {
-		at    engineState
-		calls int
-	}
-	var all []gc
-	most := 0
-	for i := 1; i < len(ss); i++ {
-		a, b := ss[i-1].state, ss[i].state
-		if !a.HeapOK || !b.HeapOK || !a.LiveOK || !b.LiveOK || b.GCCycles <= a.GCCycles {
-			continue
-		}
-		gcs += int(b.GCCycles - a.GCCycles)
-		n := int(min(a.LiveCalls, b.LiveCalls))
-		all = append(all, gc{b, n})
-		most = max(most, n)
-	}
-	for _, g := range all {
-		if float64(g.calls) >= 0.95*float64(most) && (!ok || g.at.HeapLive > at.HeapLive) {
-			at, calls, ok = g.at, g.calls, true
-		}
-	}
-	return at, calls, gcs, ok
-}
-
-// judge says why a record is not a call that went as planned ("" when it
-// did): ended, completed, both sides answered, ended by its time limit;
-// with failover, from fell through its busy number and to's unanswered
-// number was cancelled.
-func (cfg Config) judge(r record) string {
-	switch {
-	case r.State != "ended":
-		return "state " + r.State + " after the step"
-	case r.Outcome != "completed":
-		return "outcome " + r.Outcome + " (" + r.Reason + ")"
-	case r.HangupBy != "time_limit":
-		return "hung up by " + r.HangupBy + " (" + r.Reason + ")"
-	}
-	var got []string
-	for _, l := range r.Legs {
-		got = append(got, l.Side+":"+l.Disposition)
-	}
-	want := "from:answered to:answered"
-	if cfg.Failover {
-		want = "from:busy from:answered to:answered to:canceled"
-		sort.SliceStable(got[2:], func(i, j int) bool { return got[2+i] < got[2+j] })
-	}
-	if len(got) < 2 || strings.Join(got, " ") != want {
-		return "legs " + strings.Join(got, " ")
-	}
-	return ""
-}
-
-// legTimes are the first leg's creation, the answer of the from leg that
-// answered, and the creation of the first to leg.
-func legTimes(r record) (first, fromAnswer, firstTo time.Time) {
-	for _, l := range r.Legs {
-		if first.IsZero() {
-			first = l.CreatedAt
-		}
-		if l.Side == "from" && l.AnsweredAt != nil && fromAnswer.IsZero() {
-			fromAnswer = *l.AnsweredAt
-		}
-		if l.Side == "to" && firstTo.IsZero() {
-			firstTo = l.CreatedAt
-		}
-	}
-	return first, fromAnswer, firstTo
-}
-
-// waitDrained polls until the engine carries no call: the live-calls
-// gauge when /metrics has it (the records fetched afterwards still show
-// any call that did not end), else the listing of live calls, which on a
-// long run has many ended calls to look through.
-func waitDrained(ctx context.Context, c *client, bound time.Duration) bool {
-	deadline := time.Now().Add(bound)
-	for ctx.Err() == nil && time.Now().Before(deadline) {
-		if m, ok := c.scrape(ctx); ok && m.has("switchboard_live_calls") {
-			if v, _ := m.sum("switchboard_live_calls"); v == 0 {
-				// The gauge drops as a call's goroutine ends; give its
-				// last store write a moment.
-				sleep(ctx, 300*time.Millisecond)
-				return true
-			}
-		} else if live, err := c.anyLive(ctx); err == nil && !live {
-			return true
-		}
-		sleep(ctx, 250*time.Millisecond)
-	}
-	return false
-}
-
-func deltaByLabel(before, after metrics, name, label string) map[string]float64 {
-	a, b := after.byLabel(name, label), before.byLabel(name, label)
-	out := map[string]float64{}
-	for k, v := range a {
-		if d := v - b[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-// relayDeltas are the changes of every switchboard counter about the
-// media relay (its name mentions relay or rtp).
-func relayDeltas(before, after metrics) map[string]float64 {
-	return counterDeltas(before, after, "relay", "rtp")
-}
-
-// trouble are the changes of the switchboard counters of errors and of
-// stray SIP messages.
-func trouble(before, after metrics) map[string]float64 {
-	return counterDeltas(before, after, "error", "stray")
-}
-
-// counterDeltas are the changes of the switchboard counters whose name
-// holds one of words.
-func counterDeltas(before, after metrics, words ...string) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range after.samples {
-		name, _, _ := strings.Cut(k, "{")
-		if !strings.HasPrefix(name, "switchboard_") || !slices.ContainsFunc(words, func(w string) bool { return strings.Contains(name, w) }) {
-			continue
-		}
-		if strings.HasSuffix(name, "_bucket") || strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") {
-			continue
-		}
-		if t := after.types[name]; t != "" && t != "counter" {
-			continue
-		}
-		if d := v - before.samples[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-func sippSIPDrops(us []*uas) uint64 {
-	var n uint64
-	for _, u := range us {
-		n += socketDrops(u.port)
-	}
-	return n
-}
-
-func sippCPU(us []*uas) time.Duration {
-	var t time.Duration
-	for _, u := range us {
-		t += cpuTime(u.pid())
-	}
-	return t
-}
-
-// recordPerf profiles pid with perf(1) for the middle half of the step.
-func recordPerf(ctx context.Context, pid int, out string, step time.Duration) error {
-	if _, err := exec.LookPath("perf"); err != nil {
-		return errors.New("perf is not installed")
-	}
-	if !sleep(ctx, step/4) {
-		return ctx.Err()
-	}
-	secs := max(1, int((step / 2).Seconds()))
-	cmd := exec.CommandContext(ctx, "perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", out, "--", "sleep", strconv.Itoa(secs))
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	b, err := cmd.CombinedOutput()
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(b)))
-	}
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -130,6 +130,30 @@ func TestSmokeRedisWithFailover(t *testing.T) {
 	}
 }
 
+// The inbound mode: a sipp caller dials the app, the group's round-robin
+// rings the agents' phones (the to far end), the caller hangs up, and
+// every call's record is a completed inbound call.
+func TestSmokeInbound(t *testing.T) {
+	t.Parallel()
+	rep := smoke(t, Config{Rates: []float64{5}, Step: 3 * time.Second, Hold: time.Second, Inbound: true, Settle: time.Second, SettleWait: 5 * time.Second})
+	s := rep.Steps[0]
+	if s.Caller.Successful != int64(s.Sent) || s.Caller.Failed != 0 {
+		t.Errorf("caller: %d placed, %d successful, %d failed", s.Sent, s.Caller.Successful, s.Caller.Failed)
+	}
+	if s.InviteN != s.Sent {
+		t.Errorf("%d INVITE→200 times for %d calls", s.InviteN, s.Sent)
+	}
+	if s.Sipp.Incoming != int64(s.Sent) {
+		// (Their successful calls are counted after a timewait.)
+		t.Errorf("the agents' phones took %d calls of %d", s.Sipp.Incoming, s.Sent)
+	}
+	var table strings.Builder
+	writeTable(&table, rep)
+	if !strings.Contains(table.String(), "INBOUND MODE") || rep.Mode != "inbound" {
+		t.Errorf("the report does not say it is inbound:\n%s", table.String())
+	}
+}
+
 func TestParseStatCPU(t *testing.T) {
 	line := "1234 (switch board) S 1 1234 1234 0 -1 4194560 1000 0 0 0 250 150 0 0 20 0 12 0 100 0 0"
 	if got := parseStatCPU(line); got != 4*time.Second {
@@ -316,6 +340,8 @@ func TestCheckRefusesBadSettings(t *testing.T) {
 		"fractional hold":  {Rates: []float64{1}, Step: time.Second, Hold: 1500 * time.Millisecond},
 		"short step":       {Rates: []float64{1}, Step: time.Millisecond, Hold: time.Second},
 		"ring beyond ring": {Rates: []float64{1}, Step: time.Second, Hold: time.Second, Ring: 30 * time.Second},
+		"inbound failover": {Rates: []float64{1}, Step: time.Second, Hold: time.Second, Inbound: true, Failover: true},
+		"inbound route":    {Rates: []float64{1}, Step: time.Second, Hold: time.Second, Inbound: true, InboundRoute: "agent"},
 	} {
 		if err := c.check(); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -415,5 +441,69 @@ func TestBaselineVerdicts(t *testing.T) {
 	writeBaseline(&out, &b)
 	if !strings.Contains(out.String(), "FAILED") || !(Report{Baseline: &b}).BaselineFailed() {
 		t.Fatalf("report:\n%s", out.String())
+	}
+}
+
+func TestInbound(t *testing.T) {
+	rtt := "Date_ms;response_time_ms;rtd_no\n56.001;4;invite\n108.001;0;invite\n120;7;other\n156.5;12.5;invite\n"
+	got := parseRTT(rtt)
+	if len(got) != 3 || got[0] != 4*time.Millisecond || got[1] != 0 || got[2] != 12500*time.Microsecond {
+		t.Fatalf("rtt %v", got)
+	}
+
+	leg := func(side, disp string) recordLeg { return recordLeg{Side: side, Disposition: disp} }
+	ok := record{Direction: "inbound", State: "ended", Outcome: "completed", HangupBy: "from", Legs: []recordLeg{leg("from", "answered"), leg("to", "answered")}}
+	if why := (Config{Inbound: true}).judge(ok); why != "" {
+		t.Fatal(why)
+	}
+	for name, bad := range map[string]func(*record){
+		"outbound":        func(r *record) { r.Direction = "outbound" },
+		"hung up by time": func(r *record) { r.HangupBy = "time_limit" },
+		"unanswered":      func(r *record) { r.Outcome = "to_unanswered" },
+		"no agent":        func(r *record) { r.Legs = r.Legs[:1] },
+		"agent canceled":  func(r *record) { r.Legs = append([]recordLeg{r.Legs[0], leg("to", "canceled")}, r.Legs[1:]...) },
+	} {
+		r := ok
+		r.Legs = append([]recordLeg(nil), ok.Legs...)
+		bad(&r)
+		if why := (Config{Inbound: true}).judge(r); why == "" {
+			t.Errorf("%s: judged fine", name)
+		}
+	}
+
+	skipped := ok
+	skipped.Legs = []recordLeg{leg("from", "answered"), {Side: "to", Disposition: "skipped", Reason: "in wrap-up"}, leg("to", "answered")}
+	if why := (Config{Inbound: true}).judge(skipped); why != "" {
+		t.Fatalf("a completed call that skipped an agent: %s", why)
+	}
+	var st Step
+	st.noteSkips(skipped)
+	if st.Skips["in wrap-up"] != 1 {
+		t.Fatalf("skips %v", st.Skips)
+	}
+
+	// Every line of a statistics file, to find when the caller had
+	// placed every call.
+	csv := "StartTime;CurrentTime;OutgoingCall(C);FailedTimeoutOnRecv(C);\n" +
+		"s;2026-11-22\t07:04:36.5\t1795331076.5;10;0;\n" +
+		"s;2026-11-22\t07:04:37.5\t1795331077.5;20;1;\n" +
+		"s;2026-11-22\t07:04:38" // being written
+	var seen []int64
+	eachSippStats([]byte(csv), func(s sippStats) bool { seen = append(seen, s.Outgoing); return true })
+	if len(seen) != 2 || seen[1] != 20 {
+		t.Fatalf("lines %v", seen)
+	}
+	if st, _ := parseSippStats([]byte(csv)); st.Outgoing != 20 || st.RecvTimeout != 1 {
+		t.Fatalf("%+v", st)
+	}
+
+	in := newInboundEnv(Config{Step: time.Second}, &procs{}, "sipp", "test/sipp", 5060, "42")
+	y := in.yaml(Config{})
+	if in.number != "742" || strings.Count(y, "max_calls: 1000") != defaultAgents || !strings.Contains(y, "queue_timeout: 60") || !strings.Contains(y, "route: {type: route_group, target: load-group}") {
+		t.Fatalf("number %s, configuration:\n%s", in.number, y)
+	}
+	in.route = "number"
+	if y := in.yaml(Config{}); strings.Contains(y, "agents:") || !strings.Contains(y, "route_number") {
+		t.Fatalf("route number:\n%s", y)
 	}
 }

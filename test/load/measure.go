@@ -430,6 +430,7 @@ func histogramQuantile(q float64, before, after metrics, name string) (float64, 
 type sippStats struct {
 	At            time.Time // CurrentTime
 	Incoming      int64     // IncomingCall(C)
+	Outgoing      int64     // OutgoingCall(C): calls a UAC placed
 	Successful    int64     // SuccessfulCall(C)
 	Failed        int64     // FailedCall(C)
 	Current       int64     // CurrentCall
@@ -438,6 +439,8 @@ type sippStats struct {
 	DeadCall      int64     // DeadCallMsgs(C)
 	Unexpected    int64     // FailedUnexpectedMessage(C)
 	MaxUDPRetrans int64     // FailedMaxUDPRetrans(C)
+	RecvTimeout   int64     // FailedTimeoutOnRecv(C)
+	Rejected      int64     // FailedCallRejected(C)
 	// Caught is the retransmitted INVITEs and CANCELs the scenario took
 	// in its own steps (from -trace_counts), which sipp does not count
 	// among its retransmissions.
@@ -455,20 +458,25 @@ func lastSippStats(path string) (sippStats, bool) {
 }
 
 func parseSippStats(b []byte) (sippStats, bool) {
-	var st sippStats
 	nl := bytes.IndexByte(b, '\n')
 	if nl < 0 {
-		return st, false
+		return sippStats{}, false
 	}
 	header := strings.Split(strings.TrimRight(string(b[:nl]), "\r;"), ";")
 	rest := b[nl+1:]
 	end := bytes.LastIndexByte(rest, '\n')
 	if end < 0 {
-		return st, false
+		return sippStats{}, false
 	}
 	rest = rest[:end]
 	start := bytes.LastIndexByte(rest, '\n') + 1
-	vals := strings.Split(strings.TrimRight(string(rest[start:]), "\r;"), ";")
+	return parseSippLine(header, string(rest[start:]))
+}
+
+// parseSippLine reads one ';'-separated line under its header.
+func parseSippLine(header []string, line string) (sippStats, bool) {
+	var st sippStats
+	vals := strings.Split(strings.TrimRight(line, "\r;"), ";")
 	if len(vals) < len(header) {
 		return st, false
 	}
@@ -487,6 +495,7 @@ func parseSippStats(b []byte) (sippStats, bool) {
 		}
 	}
 	st.Incoming = num("IncomingCall(C)")
+	st.Outgoing = num("OutgoingCall(C)")
 	st.Successful = num("SuccessfulCall(C)")
 	st.Failed = num("FailedCall(C)")
 	st.Current = num("CurrentCall")
@@ -495,6 +504,8 @@ func parseSippStats(b []byte) (sippStats, bool) {
 	st.DeadCall = num("DeadCallMsgs(C)")
 	st.Unexpected = num("FailedUnexpectedMessage(C)")
 	st.MaxUDPRetrans = num("FailedMaxUDPRetrans(C)")
+	st.RecvTimeout = num("FailedTimeoutOnRecv(C)")
+	st.Rejected = num("FailedCallRejected(C)")
 	return st, true
 }
 
@@ -502,6 +513,7 @@ func (s sippStats) sub(o sippStats) sippStats {
 	return sippStats{
 		At:            s.At,
 		Incoming:      s.Incoming - o.Incoming,
+		Outgoing:      s.Outgoing - o.Outgoing,
 		Successful:    s.Successful - o.Successful,
 		Failed:        s.Failed - o.Failed,
 		Current:       s.Current,
@@ -510,6 +522,8 @@ func (s sippStats) sub(o sippStats) sippStats {
 		DeadCall:      s.DeadCall - o.DeadCall,
 		Unexpected:    s.Unexpected - o.Unexpected,
 		MaxUDPRetrans: s.MaxUDPRetrans - o.MaxUDPRetrans,
+		RecvTimeout:   s.RecvTimeout - o.RecvTimeout,
+		Rejected:      s.Rejected - o.Rejected,
 		Caught:        s.Caught - o.Caught,
 	}
 }
@@ -522,6 +536,7 @@ func (s sippStats) add(o sippStats) sippStats {
 	return sippStats{
 		At:            at,
 		Incoming:      s.Incoming + o.Incoming,
+		Outgoing:      s.Outgoing + o.Outgoing,
 		Successful:    s.Successful + o.Successful,
 		Failed:        s.Failed + o.Failed,
 		Current:       s.Current + o.Current,
@@ -530,6 +545,8 @@ func (s sippStats) add(o sippStats) sippStats {
 		DeadCall:      s.DeadCall + o.DeadCall,
 		Unexpected:    s.Unexpected + o.Unexpected,
 		MaxUDPRetrans: s.MaxUDPRetrans + o.MaxUDPRetrans,
+		RecvTimeout:   s.RecvTimeout + o.RecvTimeout,
+		Rejected:      s.Rejected + o.Rejected,
 		Caught:        s.Caught + o.Caught,
 	}
 }

@@ -19,7 +19,19 @@ func writeTable(w io.Writer, rep Report) {
 	if rep.Metrics {
 		src = "/metrics"
 	}
-	fmt.Fprintf(w, "latencies API→INVITE and A 200→B INVITE from %s; CPU in %% of one core over the firing window\n\n", src)
+	if rep.Inbound != "" {
+		fmt.Fprintf(w, "INBOUND MODE: %s\n", rep.Inbound)
+		fmt.Fprintf(w, "INVITE→200 from the callers' sipp (whole ms); answer→agent INVITE from %s; CPU in %% of one core over the firing window; caller = the calling sipp\n\n", src)
+		writeInboundRows(w, rep)
+	} else {
+		fmt.Fprintf(w, "latencies API→INVITE and A 200→B INVITE from %s; CPU in %% of one core over the firing window\n\n", src)
+		writeRows(w, rep)
+	}
+	writeNotes(w, rep)
+}
+
+// writeRows is the table of the click-to-call modes.
+func writeRows(w io.Writer, rep Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rate\toffered/s\tdone/s\tcalls\tpeak live\tfailed d/e/s\tretrans\tAPI→INV p50/p99 ms\tA200→B p99 ms\tHTTP p50/p99 ms\tCPU eng\tredis\tsipp\tdriver\thost\tRSS MB\theap MB\tlive heap MB\tKiB/live call\tredis cmd/call\tUDP err/rcvbuf\t")
 	for _, s := range rep.Steps {
@@ -53,16 +65,27 @@ func writeTable(w io.Writer, rep Report) {
 			mb(s.RSSMax), heap, live, perCall, redis, subSat(s.UDP.InErrors, s.TalkerDrops), subSat(s.UDP.RcvbufErrors, s.TalkerDrops))
 	}
 	tw.Flush()
+}
+
+// writeNotes prints what each step had besides its row, the baseline
+// check and the notes.
+func writeNotes(w io.Writer, rep Report) {
 	for _, s := range rep.Steps {
 		var extra []string
 		if len(s.Failures) > 0 {
 			extra = append(extra, "failures: "+countsLine(s.Failures))
 		}
+		if rep.Inbound != "" {
+			extra = append(extra, callerNotes(s)...)
+		}
 		if s.Sipp.Unexpected+s.Sipp.MaxUDPRetrans+s.Sipp.OutOfCall+s.Sipp.DeadCall > 0 {
 			extra = append(extra, fmt.Sprintf("sipp: %d unexpected messages, %d max-retransmission failures, %d out-of-call and %d dead-call messages",
 				s.Sipp.Unexpected, s.Sipp.MaxUDPRetrans, s.Sipp.OutOfCall, s.Sipp.DeadCall))
 		}
-		if s.TalkerDrops > 0 {
+		if s.TalkerDrops > 0 && rep.Inbound != "" {
+			extra = append(extra, fmt.Sprintf("kernel UDP: InErrors %d, RcvbufErrors %d machine-wide, of which %d at the caller's media socket (sipp never reads it: the ringback the engine plays; left out of the table) and %d at the echoing far end's",
+				s.UDP.InErrors, s.UDP.RcvbufErrors, s.TalkerDrops, s.EchoDrops))
+		} else if s.TalkerDrops > 0 {
 			extra = append(extra, fmt.Sprintf("kernel UDP: InErrors %d, RcvbufErrors %d machine-wide, of which %d at the talking far end's media socket (sipp never reads it; left out of the table) and %d at the echoing far end's",
 				s.UDP.InErrors, s.UDP.RcvbufErrors, s.TalkerDrops, s.EchoDrops))
 		}
@@ -120,6 +143,10 @@ var csvHeader = []string{
 	"redis_commands", "redis_commands_per_call", "redis_top",
 	"udp_in_errors", "udp_rcvbuf_errors", "udp_no_ports", "udp_talker_drops", "udp_echo_drops", "engine_sip_drops", "sipp_sip_drops",
 	"rtp_from_in", "rtp_to_out", "rtp_to_in", "rtp_from_out", "echo_loss_pct", "relay_counters", "error_counters", "failures",
+	"answer_to_invite_p50_ms", "rec_answer_to_leg_p50_ms",
+	"invite_200_n", "invite_200_p50_ms", "invite_200_p95_ms", "invite_200_p99_ms", "invite_200_max_ms",
+	"caller_placed", "caller_successful", "caller_failed", "caller_unexpected", "caller_recv_timeouts", "caller_max_retrans",
+	"caller_retransmissions", "caller_open", "caller_late_ms", "rec_invite_to_answered_p50_ms", "rec_invite_to_answered_p99_ms",
 }
 
 func writeCSV(w io.Writer, rep Report) error {
@@ -133,8 +160,9 @@ func writeCSV(w io.Writer, rep Report) error {
 		if s.APIToInviteOK {
 			inv50, inv99, src = s.APIToInviteP50, s.APIToInviteP99, "metrics"
 		}
+		a50 := s.RecAnswerToLegP50
 		if s.AnswerToInviteOK {
-			b99 = s.AnswerToInviteP99
+			b99, a50 = s.AnswerToInviteP99, s.AnswerToInviteP50
 		}
 		heap := ""
 		if s.HeapOK {
@@ -160,6 +188,10 @@ func writeCSV(w io.Writer, rep Report) error {
 			u64(s.UDP.InErrors), u64(s.UDP.RcvbufErrors), u64(s.UDP.NoPorts), u64(s.TalkerDrops), u64(s.EchoDrops), u64(s.EngineSIPDrops), u64(s.SippSIPDrops),
 			u64(s.RTPFromIn), u64(s.RTPToOut), u64(s.RTPToIn), u64(s.RTPFromOut), fmt.Sprintf("%.2f", s.EchoLoss()),
 			countsLine(floatCounts(s.Relay)), countsLine(floatCounts(s.Trouble)), countsLine(s.Failures),
+			ms(a50), ms(s.RecAnswerToLegP50),
+			itoa(s.InviteN), ms(s.InviteP50), ms(s.InviteP95), ms(s.InviteP99), ms(s.InviteMax),
+			i64(s.Caller.Outgoing), i64(s.Caller.Successful), i64(s.Caller.Failed), i64(s.Caller.Unexpected), i64(s.Caller.RecvTimeout), i64(s.Caller.MaxUDPRetrans),
+			i64(s.Caller.Retrans), i64(s.CallerOpen), ms(s.CallerLate), ms(s.RecAnsweredP50), ms(s.RecAnsweredP99),
 		}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -236,4 +268,60 @@ func subSat(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
+}
+
+// writeInboundRows is the table of the inbound mode: the failures are the
+// caller's (c), the engine's records (e) and the far end's (s); the
+// latencies are the callers' INVITE→200 (sipp) and the engine's, from
+// the caller's answer to the agent's INVITE.
+func writeInboundRows(w io.Writer, rep Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "rate\toffered/s\tdone/s\tcalls\tpeak live\tfailed c/e/s\tretrans\tINV→200 p50/p95/p99 ms\tanswer→agent INV p50/p99 ms\tCPU eng\tredis\tsipp\tcaller\thost\tRSS MB\theap MB\tlive heap MB\tKiB/live call\tredis cmd/call\tUDP err/rcvbuf\t")
+	for _, s := range rep.Steps {
+		a50, a99 := s.RecAnswerToLegP50, s.RecAnswerToLegP99
+		if s.AnswerToInviteOK {
+			a50, a99 = s.AnswerToInviteP50, s.AnswerToInviteP99
+		}
+		heap, live, perCall, redis := "-", "-", "-", "-"
+		if s.HeapOK {
+			heap = fmt.Sprintf("%.0f", mb(s.Heap))
+		}
+		if s.HeapLiveOK {
+			live = fmt.Sprintf("%.1f", mb(s.HeapLive))
+		}
+		if s.HeapPerCallOK {
+			perCall = fmt.Sprintf("%.1f", s.HeapPerCall/1024)
+		}
+		if s.RedisCommands > 0 {
+			redis = fmt.Sprintf("%.1f", s.RedisPerCall)
+		}
+		fmt.Fprintf(tw, "%g\t%.1f\t%.1f\t%d/%d\t%d\t%d/%d/%d\t%d\t%s/%s/%s\t%s/%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%d/%d\t\n",
+			s.Rate, s.OfferedCPS, s.CompletedCPS, s.Completed, s.Sent, s.PeakLive,
+			s.FailedDriver, s.FailedEngine, s.FailedSipp, s.Sipp.Retrans+s.Sipp.Caught+s.Caller.Retrans,
+			ms(s.InviteP50), ms(s.InviteP95), ms(s.InviteP99), ms(a50), ms(a99),
+			s.CPUEngine, s.CPURedis, s.CPUSipp, s.CPUDriver, s.CPUMachine,
+			mb(s.RSSMax), heap, live, perCall, redis, subSat(s.UDP.InErrors, s.TalkerDrops), subSat(s.UDP.RcvbufErrors, s.TalkerDrops))
+	}
+	tw.Flush()
+}
+
+// callerNotes are the inbound step's lines about its caller.
+func callerNotes(s Step) []string {
+	c := s.Caller
+	out := []string{fmt.Sprintf("caller (sipp): %d placed, %d successful, %d failed (%d unexpected messages, %d receive timeouts, %d max-retransmission), %d retransmissions, %d out-of-call and %d dead-call messages; INVITE→200 of %d calls, max %s ms; records: INVITE taken → caller's ACK p50/p99 %s/%s ms",
+		c.Outgoing, c.Successful, c.Failed, c.Unexpected, c.RecvTimeout, c.MaxUDPRetrans, c.Retrans, c.OutOfCall, c.DeadCall, s.InviteN, ms(s.InviteMax),
+		ms(s.RecAnsweredP50), ms(s.RecAnsweredP99))}
+	if len(s.Skips) > 0 {
+		out = append(out, "agents skipped by calls that then completed: "+countsLine(s.Skips))
+	}
+	if s.CallerOpen > 0 {
+		out = append(out, fmt.Sprintf("the caller still held %d calls when it was stopped", s.CallerOpen))
+	}
+	if s.CallerLate > 0 {
+		out = append(out, fmt.Sprintf("the caller fell behind its rate: its last call left about %s after the step's end", s.CallerLate.Round(100*time.Millisecond)))
+	}
+	if s.CallerErrors != "" {
+		out = append(out, "caller's error file begins: "+strings.ReplaceAll(s.CallerErrors, "\n", " | "))
+	}
+	return out
 }
