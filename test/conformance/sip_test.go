@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/switchboard/switchboard/engine"
 	"github.com/switchboard/switchboard/media"
@@ -45,61 +44,14 @@ func newSIPHarness(t *testing.T) *Harness {
 	}
 	t.Cleanup(func() { b.Close() })
 
-	// answered is number's latest answered call.
-	answered := func(ctx context.Context, number string) (*phone.Call, error) {
-		deadline := time.Now().Add(bound)
-		for {
-			calls := ph.CallsTo(number)
-			for i := len(calls) - 1; i >= 0; i-- {
-				if calls[i].State() == phone.Answered {
-					return calls[i], nil
-				}
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return nil, fmt.Errorf("no answered call to %s", number)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return &Harness{
+	h := &Harness{
 		Backend: b,
-		Far: func(number string, f Far) {
-			bh := phone.Behaviour{AnswerAfter: f.AnswerAfter}
-			switch f.Action {
-			case Busy:
-				bh.Action = phone.Busy
-			case NoAnswer:
-				bh.Action = phone.RingForever
-			case Reject:
-				bh.Action = phone.Reject
-			}
-			ph.Set(number, bh)
-		},
-		Hangup: func(ctx context.Context, number string) error {
-			c, err := answered(ctx, number)
-			if err != nil {
-				return err
-			}
-			return c.Hangup(ctx)
-		},
-		Press: func(ctx context.Context, number, keys string) error {
-			c, err := answered(ctx, number)
-			if err != nil {
-				return err
-			}
-			return c.SendDTMF(ctx, keys)
-		},
-		Received: func(number string) string {
-			calls := ph.CallsTo(number)
-			if len(calls) == 0 {
-				return ""
-			}
-			return calls[len(calls)-1].Digits()
-		},
 		Recording: func(_ context.Context, name string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)+".wav"))
 		},
 	}
+	phoneEnds(h, ph)
+	return h
 }
 
 // announcements serves the built-in announcements to the backend.
