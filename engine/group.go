@@ -245,7 +245,11 @@ type offer struct {
 type member struct {
 	cand      dialer.Candidate
 	available bool
-	deleted   bool // still listed in the group, but the agent is gone
+	// slots is how many more calls an available member can take now (its
+	// max_calls less the calls it holds): a caller's turn in the line is
+	// counted against the group's free capacity, not its free agents.
+	slots   int
+	deleted bool // still listed in the group, but the agent is gone
 }
 
 // members reads the group's members and their live state. Available
@@ -269,9 +273,12 @@ func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 	for i, m := range h.g.Members {
 		a, err := agents.GetAgent(sctx, r.call.Tenant, m.AgentID)
 		r.e.storeErr("get_agent", err)
-		available := false
+		available, slots := false, 0
 		if err == nil && !r.holds(m.AgentID) {
-			available, _ = dialer.Eligible(agentView(a, states[i], now), h.filter, now)
+			v := agentView(a, states[i], now)
+			if available, _ = dialer.Eligible(v, h.filter, now); available {
+				slots = max(v.Capacity, 1) - v.Active
+			}
 		}
 		deleted := errors.Is(err, ErrNotFound)
 		out = append(out, member{
@@ -280,6 +287,7 @@ func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 				LastCallEnd: states[i].LastCallEnd, CallsTaken: states[i].CallsTaken,
 			},
 			available: available,
+			slots:     slots,
 			deleted:   deleted,
 		})
 	}
@@ -400,19 +408,31 @@ func (r *callRun) leaveLine(h *groupHunt) {
 	r.e.storeErr("leave_queue", r.e.opt.Agents.LeaveQueue(sctx, r.call.Tenant, h.line, r.call.ID))
 }
 
+// queueTimeoutOfGroup is a request's QueueTimeout that defers to the
+// group's queue_timeout (inbound calls carry it).
+const queueTimeoutOfGroup = -1
+
+// defaultGroupQueueTimeout is a group's queue_timeout when it sets none.
+const defaultGroupQueueTimeout = 60
+
 // queueTimeout bounds waiting for a free member: the request's
 // queueTimeout (the API fills in the spec's default, 60 s; 0 means do not
-// wait), or the group's queue_timeout for a call that carries none.
+// wait), or the group's queue_timeout (0 meaning 60 s) for a call that
+// defers to it (queueTimeoutOfGroup).
 func (r *callRun) queueTimeout(g *Group) time.Duration {
 	qt := r.call.Request.QueueTimeout
 	if qt < 0 {
 		qt = g.QueueTimeout
+		if qt <= 0 {
+			qt = defaultGroupQueueTimeout
+		}
 	}
 	return time.Duration(qt) * time.Second
 }
 
-// usableFree counts the members this call could be offered now: free and
-// present, and for a caller waiting for its sticky agent, that agent only.
+// usableFree counts the calls this call's group could take now: the free
+// slots of members free and present, and for a caller waiting for its
+// sticky agent, that agent's only.
 func (r *callRun) usableFree(ms []member, h *groupHunt) int {
 	n := 0
 	for _, m := range ms {
@@ -422,7 +442,7 @@ func (r *callRun) usableFree(ms []member, h *groupHunt) int {
 		if h.plan.WaitForBound && m.cand.AgentID != h.sticky.bound {
 			continue
 		}
-		n++
+		n += m.slots
 	}
 	return n
 }

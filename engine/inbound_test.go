@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -373,4 +374,64 @@ func TestInboundStickyAgent(t *testing.T) {
 	if agents[0] != agents[2] || agents[0] == agents[1] {
 		t.Fatalf("agents %v: the third call (9001 again) must go to the first call's agent", agents)
 	}
+}
+
+// An inbound caller routed to a group whose members are all busy waits in
+// the group's line (the group's queue_timeout, 60 s when it sets none)
+// and hears hold music, as a call centre's callers do, instead of being
+// hung up at once; it gets the member as soon as the member is free.
+func TestInboundCallerWaitsInTheGroupsLine(t *testing.T) {
+	_, _, st := agentEngine(t, nil, 1, nil, nil)
+	b := newFakeBackend(nil)
+	b.media = newMediaLog()
+	am := &appMap{apps: map[string]*engine.App{}}
+	am.PutApp(context.Background(), groupApp("app1", "5550100"))
+	e := engine.New(st, b, engine.Options{NodeID: "test", Agents: st, Apps: am, HoldMusic: "hold.wav"})
+	first := newInbound(b, "9001", "", "5550100")
+	firstID := offer(t, e, first)
+	waitBridged(t, e, b, firstID)
+
+	second := newInbound(b, "9002", "", "5550100")
+	secondID := offer(t, e, second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _ := e.Get(context.Background(), "1", secondID)
+		if len(c.Legs) > 1 && c.Legs[1].Disposition == engine.DispSkipped {
+			if !strings.Contains(c.Legs[1].Reason, "busy") {
+				t.Fatalf("skip reason %q", c.Legs[1].Reason)
+			}
+			break
+		}
+		if !c.Live() || time.Now().After(deadline) {
+			t.Fatalf("the second caller did not wait for the busy agent: %s %v", c.Outcome, dispositions(c))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first.session.remoteHangup()
+	finished(t, e, firstID)
+	waitBridged(t, e, b, secondID)
+	second.session.remoteHangup()
+	got := finished(t, e, secondID)
+	if got.Outcome != engine.OutcomeCompleted || !equal(legsOf(got, engine.SideTo), []string{"ag1:skipped", "ag1:answered"}) {
+		t.Fatalf("second call %s %v", got.Outcome, legsOf(got, engine.SideTo))
+	}
+	if len(b.media.playsOf("hold.wav")) == 0 {
+		t.Fatal("the waiting caller heard no hold music")
+	}
+}
+
+// The group's own queue_timeout bounds an inbound caller's wait.
+func TestInboundCallerWaitsNoLongerThanTheGroupSays(t *testing.T) {
+	e, b := inboundEngine(t, nil, 1, func(g *engine.Group) { g.QueueTimeout = 1 }, nil, groupApp("app1", "5550100"))
+	first := newInbound(b, "9001", "", "5550100")
+	firstID := offer(t, e, first)
+	waitBridged(t, e, b, firstID)
+	second := newInbound(b, "9002", "", "5550100")
+	got := finished(t, e, offer(t, e, second))
+	last := got.Legs[len(got.Legs)-1]
+	if got.Outcome != engine.OutcomeToUnanswered || last.Disposition != engine.DispSkipped || !strings.Contains(last.Reason, "queue timeout: no member free within 1s") {
+		t.Fatalf("second call %s, last leg %s %q", got.Outcome, last.Disposition, last.Reason)
+	}
+	first.session.remoteHangup()
+	finished(t, e, firstID)
 }

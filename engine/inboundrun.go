@@ -83,6 +83,10 @@ func (e *Engine) Inbound(ic InboundCall) {
 		TimeLimit:      app.TimeLimit,
 		Record:         app.Record,
 		StatusCallback: app.StatusCallback,
+		// A caller routed to a group waits in its line for as long as the
+		// group says (queue_timeout), as callers of a call centre do; a
+		// click-to-call's request carries its own queueTimeout instead.
+		QueueTimeout: queueTimeoutOfGroup,
 	}
 	if caller != "" {
 		// An anonymous caller has no number to stick to an agent.

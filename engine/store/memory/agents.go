@@ -312,7 +312,16 @@ func (s *Store) Release(_ context.Context, tenant, agentID, callID string, now t
 	if a := tb.agents[agentID]; a != nil && answered {
 		st.lastEnd = nowMs
 		st.taken++
-		st.wrapUntil = nowMs + int64(max(a.WrapUpSeconds, 0))*1000
+		// No wrap-up stamps no deadline: a reservation whose clock was read
+		// a moment before this release must not find the agent in wrap-up.
+		// A wrap-up still running from an earlier call is left alone, one
+		// that is over is dropped.
+		switch {
+		case a.WrapUpSeconds > 0:
+			st.wrapUntil = nowMs + int64(a.WrapUpSeconds)*1000
+		case st.wrapUntil <= nowMs:
+			st.wrapUntil = 0
+		}
 	}
 	return nil
 }

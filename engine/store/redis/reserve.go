@@ -67,16 +67,19 @@ return 0`)
 // ARGV are reserveScript's; ARGV[4] is "1" when the agent talked on the
 // call. It drops the leases that ran out by now; when the call still held
 // a live lease it removes it and, if answered and the agent still exists,
-// sets last_end, wrap_until (now + wrap_up_seconds) and counts the call.
+// sets last_end, wrap_until (now + wrap_up_seconds; none without wrap-up,
+// dropping one that is over) and counts the call.
 // It answers 1 when it released a lease, else 0.
 var releaseScript = newScript(`
 local now = tonumber(ARGV[3])
 local mine = 'call:' .. ARGV[2]
 local fields = redis.call('HGETALL', KEYS[2])
-local expired, held = {}, false
+local expired, held, wrapUntil = {}, false, nil
 for i = 1, #fields, 2 do
   local f, v = fields[i], fields[i + 1]
-  if string.sub(f, 1, 5) == 'call:' then
+  if f == 'wrap_until' then
+    wrapUntil = tonumber(v)
+  elseif string.sub(f, 1, 5) == 'call:' then
     local deadline = tonumber(v)
     if not deadline then
       return redis.error_reply('malformed lease ' .. f .. ' of agent ' .. ARGV[1])
@@ -104,7 +107,16 @@ for _, f in ipairs(expired) do redis.call('HDEL', KEYS[2], f) end
 if not held then return 0 end
 redis.call('HDEL', KEYS[2], mine)
 if wrap then
-  redis.call('HSET', KEYS[2], 'last_end', ARGV[3], 'wrap_until', string.format('%.0f', now + wrap * 1000))
+  -- No wrap-up (0 s) stamps no wrap_until: a reservation whose clock was
+  -- read a moment before this release must not find the agent in wrap-up.
+  -- A wrap-up still running from an earlier call is left alone, one
+  -- that is over is dropped.
+  if wrap > 0 then
+    redis.call('HSET', KEYS[2], 'last_end', ARGV[3], 'wrap_until', string.format('%.0f', now + wrap * 1000))
+  else
+    redis.call('HSET', KEYS[2], 'last_end', ARGV[3])
+    if wrapUntil and wrapUntil <= now then redis.call('HDEL', KEYS[2], 'wrap_until') end
+  end
   redis.call('HINCRBY', KEYS[2], 'taken', 1)
 end
 return 1`)

@@ -40,7 +40,9 @@ import (
 //     A lease must be positive.
 //   - Release with answered=true counts the call only when the call still
 //     held its reservation and the agent still exists: LastCallEnd=now,
-//     CallsTaken+1, WrapUpUntil=now+WrapUpSeconds. A release repeated
+//     CallsTaken+1, WrapUpUntil=now+WrapUpSeconds when WrapUpSeconds > 0
+//     (without wrap-up it stamps none, so a reservation racing the release
+//     with a clock read a moment earlier is not refused). A release repeated
 //     (retried) therefore counts once.
 //   - DeleteAgent forgets the agent's wrap-up, last call and count; its
 //     reservations stay, visible in AgentStates, until released or expired.
