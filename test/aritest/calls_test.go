@@ -8,7 +8,8 @@ import (
 
 // farByNumber makes far ends by the number dialled: 1000 answers, 2000
 // busy, 3000 never answers, 4000 rejects, 5000 congestion, 6000 answers
-// and hangs up, 7000 answers and presses keys.
+// and hangs up, 7000 answers and presses keys, 8000 declines (603), 8100
+// is not found (404).
 func farByNumber(endpoint string) Far {
 	ring := 10 * time.Millisecond
 	switch {
@@ -22,6 +23,10 @@ func farByNumber(endpoint string) Far {
 		return Far{Cause: 34}
 	case strings.Contains(endpoint, "6000"):
 		return Far{Ring: ring, Answer: true, HangupAfter: 20 * time.Millisecond}
+	case strings.Contains(endpoint, "8000"):
+		return Far{Ring: ring, Status: 603}
+	case strings.Contains(endpoint, "8100"):
+		return Far{Status: 404}
 	case strings.Contains(endpoint, "7000"):
 		return Far{Ring: ring, Answer: true, DTMF: "12#", DTMFAfter: 10 * time.Millisecond}
 	}
@@ -97,12 +102,20 @@ func TestOriginateFailures(t *testing.T) {
 		status   string // dialstatus of the last Dial
 		cause    string
 		text     string
+		tech     string // PJSIP: tech_cause of the hang-up request and ChannelDestroyed
 	}{
-		{"SIP/trunk/2000", nil, []string{"Dial", "ChannelStateChange", "Dial", "Dial", "ChannelDestroyed"}, "BUSY", "17", "User busy"},
-		{"SIP/trunk/4000", nil, []string{"Dial", "ChannelStateChange", "Dial", "Dial", "ChannelDestroyed"}, "BUSY", "21", "Call Rejected"},
-		{"SIP/trunk/5000", nil, []string{"Dial", "Dial", "ChannelDestroyed"}, "CONGESTION", "34", "Circuit/channel congestion"},
-		{"SIP/trunk/3000", []string{"timeout", "1"}, []string{"Dial", "ChannelStateChange", "Dial", "ChannelDestroyed"}, "RINGING", "19", "User alerting, no answer"},
-		{"PJSIP/2000@trunk", nil, []string{"Dial", "ChannelStateChange", "Dial", "ChannelHangupRequest", "Dial", "ChannelDestroyed"}, "BUSY", "17", "User busy"},
+		{"SIP/trunk/2000", nil, []string{"Dial", "ChannelStateChange", "Dial", "Dial", "ChannelDestroyed"}, "BUSY", "17", "User busy", ""},
+		{"SIP/trunk/4000", nil, []string{"Dial", "ChannelStateChange", "Dial", "Dial", "ChannelDestroyed"}, "BUSY", "21", "Call Rejected", ""},
+		{"SIP/trunk/5000", nil, []string{"Dial", "Dial", "ChannelDestroyed"}, "CONGESTION", "34", "Circuit/channel congestion", ""},
+		{"SIP/trunk/3000", []string{"timeout", "1"}, []string{"Dial", "ChannelStateChange", "Dial", "ChannelDestroyed"}, "RINGING", "19", "User alerting, no answer", ""},
+		{"PJSIP/2000@trunk", nil, []string{"Dial", "ChannelStateChange", "Dial", "ChannelHangupRequest", "Dial", "ChannelDestroyed"}, "BUSY", "17", "User busy", "486"},
+		// A far end refusing with a SIP status: chan_sip's indication
+		// for it, chan_pjsip's tech_cause is that status.
+		{"SIP/trunk/8000", nil, []string{"Dial", "ChannelStateChange", "Dial", "Dial", "ChannelDestroyed"}, "BUSY", "21", "Call Rejected", ""},
+		{"SIP/trunk/8100", nil, []string{"Dial", "Dial", "ChannelDestroyed"}, "CONGESTION", "1", "Unallocated (unassigned) number", ""},
+		{"PJSIP/8000@trunk", nil, []string{"Dial", "ChannelStateChange", "Dial", "ChannelHangupRequest", "Dial", "ChannelDestroyed"}, "NOANSWER", "21", "Call Rejected", "603"},
+		{"PJSIP/4000@trunk", nil, []string{"Dial", "ChannelStateChange", "Dial", "ChannelHangupRequest", "Dial", "ChannelDestroyed"}, "NOANSWER", "21", "Call Rejected", "403"},
+		{"PJSIP/8100@trunk", nil, []string{"Dial", "ChannelHangupRequest", "Dial", "ChannelDestroyed"}, "NOANSWER", "1", "Unallocated (unassigned) number", "404"},
 	}
 	for _, c := range cases {
 		id := originate(r, c.endpoint, c.extra...)
@@ -115,7 +128,7 @@ func TestOriginateFailures(t *testing.T) {
 		if d.str("cause") != c.cause || d.str("cause_txt") != c.text {
 			t.Fatalf("%s: %s", c.endpoint, d.Raw)
 		}
-		if strings.HasPrefix(c.endpoint, "PJSIP") && (d.str("tech_cause") != "486" || got[3].str("tech_cause") != "486") {
+		if req := got[len(got)-3]; c.tech != "" && (d.str("tech_cause") != c.tech || req.str("tech_cause") != c.tech) {
 			t.Fatalf("%s: tech_cause: %s", c.endpoint, d.Raw)
 		}
 		if ch, _ := s.Channel(id); !ch.Ended || ch.Cause == 0 {

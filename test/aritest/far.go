@@ -85,7 +85,7 @@ func (s *Server) farOutcome(ch *channel, viaDial bool) {
 		return
 	}
 	if !f.Answer {
-		s.farFailure(ch, f.Cause, viaDial)
+		s.farFailure(ch, f.Cause, f.Status, viaDial)
 		return
 	}
 	ch.dialing = false
@@ -98,26 +98,37 @@ func (s *Server) farOutcome(ch *channel, viaDial bool) {
 	s.afterAnswer(ch)
 }
 
-// farFailure is the far end refusing a call. chan_sip (SIP/...) turns
-// 486/600/603 into a BUSY indication and 404/410/400/500/502/503/504 into a
-// CONGESTION indication, which the dialling core reports as a Dial event and
-// ends the channel without a hang-up request; every other failure, and every
-// failure on chan_pjsip, queues a hang-up with the cause (and, on PJSIP, the
-// SIP status as tech_cause).
-func (s *Server) farFailure(ch *channel, cause int, viaDial bool) {
+// farFailure is the far end refusing a call with a Q.850 cause or a SIP
+// status (Far.Status; 0: the status chan_pjsip maps the cause to).
+// chan_sip (SIP/...) turns 486/600/603 into a BUSY indication and
+// 400/404/410/482/500/502/503/504 into a CONGESTION indication (a far end
+// given by a cause alone: 17, 21 BUSY; 1, 22, 27, 34, 38, 102, 127
+// CONGESTION), which the dialling core reports as a Dial event and ends the
+// channel without a hang-up request; every other failure, and every
+// failure on chan_pjsip, queues a hang-up with the cause (and, on PJSIP,
+// the SIP status as tech_cause).
+func (s *Server) farFailure(ch *channel, cause, status int, viaDial bool) {
+	if cause == 0 && status != 0 {
+		cause = causeOfSIP(status)
+	}
 	if cause == 0 {
 		cause = 16
 	}
-	status := ""
+	ch.status = status
+	indication := ""
 	if ch.tech == "SIP" {
-		switch cause {
-		case 17, 21:
-			status = "BUSY"
-		case 1, 22, 27, 34, 38, 102, 127:
-			status = "CONGESTION"
+		if status != 0 {
+			indication = chanSIPIndication(status)
+		} else {
+			switch cause {
+			case 17, 21:
+				indication = "BUSY"
+			case 1, 22, 27, 34, 38, 102, 127:
+				indication = "CONGESTION"
+			}
 		}
 	}
-	if status == "" {
+	if indication == "" {
 		s.hangup(ch, cause, hangupFar)
 		return
 	}
@@ -127,12 +138,25 @@ func (s *Server) farFailure(ch *channel, cause int, viaDial bool) {
 		ch.dialing = false
 		ch.refused = true
 		ch.cause = cause
-		s.dialEvent(ch, status, false)
+		s.dialEvent(ch, indication, false)
 		return
 	}
-	s.dialEvent(ch, status, true)
+	s.dialEvent(ch, indication, true)
 	ch.dialing = false
 	s.hangup(ch, cause, hangupIndicated)
+}
+
+// chanSIPIndication is the indication chan_sip queues for a final
+// response to an INVITE (handle_response), "" for those it answers with a
+// hang-up instead.
+func chanSIPIndication(status int) string {
+	switch status {
+	case 300, 301, 302, 305, 486, 600, 603:
+		return "BUSY"
+	case 400, 404, 410, 482, 500, 502, 503, 504:
+		return "CONGESTION"
+	}
+	return ""
 }
 
 // afterAnswer schedules what an answered far end does on its own.
@@ -192,7 +216,11 @@ func (s *Server) hangup(ch *channel, cause int, kind hangupKind) {
 	}
 	ch.farTimer = nil
 	techCause := 0
-	if kind == hangupFar && ch.tech == "PJSIP" && cause != 16 {
+	switch {
+	case kind != hangupFar || ch.tech != "PJSIP":
+	case ch.status != 0 && !ch.answered:
+		techCause = ch.status // the response received
+	case cause != 16:
 		techCause = sipCode(cause)
 	}
 	ch.cause = cause

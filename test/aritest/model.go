@@ -61,6 +61,7 @@ type channel struct {
 	answered        bool // the far end answered (or the client answered an inbound call)
 	rtp             bool // an RTP instance exists: the call was signalled
 	refused         bool // the far end refused a /dial with an indication
+	status          int  // the SIP status the far end refused with, if given
 	language        string
 	protocolID      string
 	created         time.Time
@@ -337,6 +338,54 @@ func sipCode(cause int) int {
 		return 500
 	case 58:
 		return 488
+	}
+	return 0
+}
+
+// causeOfSIP is the cause chan_sip and chan_pjsip derive from a SIP final
+// response (hangup_sip2cause, ast_sip_hangup_sip2cause: the same table).
+func causeOfSIP(status int) int {
+	switch status {
+	case 302:
+		return 23
+	case 401, 403, 407, 603:
+		return 21
+	case 404, 485, 604:
+		return 1
+	case 408:
+		return 18
+	case 409:
+		return 41
+	case 410:
+		return 22
+	case 420:
+		return 3
+	case 480, 483:
+		return 19
+	case 484:
+		return 28
+	case 486, 600:
+		return 17
+	case 488, 606:
+		return 58
+	case 500:
+		return 38
+	case 501:
+		return 29
+	case 502:
+		return 27
+	case 503:
+		return 34
+	case 504:
+		return 102
+	case 505:
+		return 127
+	}
+	switch {
+	case status >= 500 && status < 600:
+		return 34
+	case status >= 400 && status < 700:
+		return 127
 	}
 	return 0
 }

@@ -44,6 +44,15 @@ type Far struct {
 	// (17 busy, 19 no answer, 21 rejected, 34 congestion, 1 unallocated,
 	// 27 out of order, ...).
 	Cause int
+	// Status, when !Answer and !Never: the SIP final response the far end
+	// refuses with (486, 603, 404, ...), as a real phone does. The channel
+	// ends the way that response ends it on Asterisk: chan_sip turns
+	// 486/600/603 into a BUSY indication and 400/404/410/482/500/502/503/504
+	// into a CONGESTION indication, chan_pjsip reports the status as
+	// tech_cause, and the cause is the one both derive from it
+	// (hangup_sip2cause) unless Cause is set. 0: the far end refuses with
+	// the response chan_pjsip sends for Cause (hangup_cause2sip).
+	Status int
 	// Never: ring until the client hangs up or the originate timeout passes
 	// (then cause 19).
 	Never bool
