@@ -30,8 +30,12 @@ type Config struct {
 	HTTP     string `yaml:"http"`
 	Redis    string `yaml:"redis"`
 	LogLevel string `yaml:"log_level"`
+	// Backend is what calls are driven on: "sip" (the native SIP backend,
+	// the default) or "ari" (an Asterisk, configured by ARI).
+	Backend string `yaml:"backend"`
 
 	SIP           SIPConfig           `yaml:"sip"`
+	ARI           ARIConfig           `yaml:"ari"`
 	Tenants       []Tenant            `yaml:"tenants"`
 	Defaults      DefaultsConfig      `yaml:"defaults"`
 	Announcements AnnouncementsConfig `yaml:"announcements"`
@@ -304,6 +308,7 @@ func defaultConfig() Config {
 	return Config{
 		HTTP:     "127.0.0.1:8080",
 		LogLevel: "info",
+		Backend:  backendSIP,
 		SIP: SIPConfig{
 			Listen:     "127.0.0.1:5060",
 			Transport:  "udp",
@@ -362,6 +367,18 @@ var envVars = []struct {
 	{"SWITCHBOARD_RTP_PORT_MIN", func(c *Config, v string) error { return setInt(&c.SIP.RTPPortMin, v) }},
 	{"SWITCHBOARD_RTP_PORT_MAX", func(c *Config, v string) error { return setInt(&c.SIP.RTPPortMax, v) }},
 	{"SWITCHBOARD_MEDIA_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.SIP.MediaTimeout, v) }},
+	{"SWITCHBOARD_BACKEND", func(c *Config, v string) error { c.Backend = v; return nil }},
+	{"SWITCHBOARD_ARI_URL", func(c *Config, v string) error { c.ARI.URL = v; return nil }},
+	{"SWITCHBOARD_ARI_USER", func(c *Config, v string) error { c.ARI.User = v; return nil }},
+	{"SWITCHBOARD_ARI_PASSWORD", func(c *Config, v string) error { c.ARI.Password = v; return nil }},
+	{"SWITCHBOARD_ARI_APP", func(c *Config, v string) error { c.ARI.App = v; return nil }},
+	{"SWITCHBOARD_ARI_CALLER_ID", func(c *Config, v string) error { c.ARI.CallerID = v; return nil }},
+	{"SWITCHBOARD_ARI_RECORDING_FORMAT", func(c *Config, v string) error { c.ARI.RecordingFormat = v; return nil }},
+	{"SWITCHBOARD_ARI_REQUEST_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.ARI.RequestTimeout, v) }},
+	{"SWITCHBOARD_ARI_RECONNECT_MIN", func(c *Config, v string) error { return setDuration(&c.ARI.ReconnectMin, v) }},
+	{"SWITCHBOARD_ARI_RECONNECT_MAX", func(c *Config, v string) error { return setDuration(&c.ARI.ReconnectMax, v) }},
+	{"SWITCHBOARD_ARI_SOUNDS_DIR", func(c *Config, v string) error { c.ARI.SoundsDir = v; return nil }},
+	{"SWITCHBOARD_ARI_ASTERISK_SOUNDS_DIR", func(c *Config, v string) error { c.ARI.AsteriskSoundsDir = v; return nil }},
 	{"SWITCHBOARD_RETENTION", func(c *Config, v string) error { return setDuration(&c.Defaults.Retention, v) }},
 	{"SWITCHBOARD_DRAIN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Defaults.DrainTimeout, v) }},
 	{"SWITCHBOARD_MAX_LIVE_CALLS", func(c *Config, v string) error { return setInt(&c.Defaults.MaxLiveCalls, v) }},
@@ -469,6 +486,18 @@ func (c *Config) validate() error {
 	errs = append(errs, c.validateSeeds(seen)...)
 	errs = append(errs, c.Announcements.validate()...)
 	errs = append(errs, c.Webhooks.validate()...)
+	switch c.Backend {
+	case backendSIP:
+	case backendARI:
+		errs = append(errs, c.ARI.validate()...)
+		for _, d := range []string{c.Announcements.Dir, c.Announcements.SharedDir} {
+			if c.ARI.SoundsDir != "" && d != "" && filepath.Clean(c.ARI.SoundsDir) == filepath.Clean(d) {
+				errs = append(errs, fmt.Errorf("ari.sounds_dir %q is an announcements directory: give the copies for Asterisk a directory of their own", c.ARI.SoundsDir))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("backend %q: use sip (the native SIP backend) or ari (Asterisk)", c.Backend))
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

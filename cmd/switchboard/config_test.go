@@ -79,6 +79,32 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"duration too long", "announcements:\n  max_duration: 1h\n", "", "max_duration"},
 		{"duration zero", "announcements:\n  max_duration: 0\n", "", "max_duration"},
 		{"announcements unknown key", "announcements:\n  directory: /x\n", "", "field directory not found"},
+		{"unknown backend", "backend: h323\n", "", `backend "h323": use sip`},
+		{"unknown backend env", "", "SWITCHBOARD_BACKEND=asterisk", `backend "asterisk"`},
+		{"ari without url", "backend: ari\nari:\n  trunks: [" + ariTrunk + "]\n", "", "ari.url: URL is empty"},
+		{"ari by env without url", "", "SWITCHBOARD_BACKEND=ari", "ari.url: URL is empty"},
+		{"ari url scheme", ariBase("url: ws://127.0.0.1:8088/ari\n  trunks: [" + ariTrunk + "]"), "", "ari.url: URL ws://127.0.0.1:8088/ari: scheme must be http or https"},
+		{"ari url with query", ariBase("url: http://127.0.0.1:8088/ari?api_key=a\n  trunks: [" + ariTrunk + "]"), "", "ari.url: URL http://127.0.0.1:8088/ari: no query"},
+		{"ari url with credentials", ariBase("url: http://switchboard:s3cret@127.0.0.1:8088/ari\n  trunks: [" + ariTrunk + "]"), "", "ari.url: URL http://127.0.0.1:8088/ari: put credentials in User and Password"},
+		{"ari password without user", ariBase("url: " + ariURL + "\n  trunks: [" + ariTrunk + "]"), "SWITCHBOARD_ARI_PASSWORD=s3cret", "ari.user: password without user"},
+		{"ari user with colon", ariBase("url: " + ariURL + "\n  user: \"a:b\"\n  trunks: [" + ariTrunk + "]"), "", "ari.user: user must not contain ':'"},
+		{"ari no trunks", ariBase("url: " + ariURL), "", "ari.trunks: no trunks configured"},
+		{"ari trunk without number", ariBase("url: " + ariURL + "\n  trunks: [{name: c, endpoint: PJSIP/carrier}]"), "", `ari.trunks: trunk 0 ("c"): endpoint "PJSIP/carrier": want exactly one {number}`},
+		{"ari trunk without name", ariBase("url: " + ariURL + "\n  trunks: [{endpoint: \"SIP/carrier/{number}\"}]"), "", "ari.trunks: trunk 0: name is empty"},
+		{"ari trunk bad prefix", ariBase("url: " + ariURL + "\n  trunks: [{name: c, endpoint: \"SIP/c/{number}\", prefixes: [\"9 1\"]}]"), "", `ari.trunks: trunk 0 ("c"): bad prefix "9 1"`},
+		{"ari two default trunks", ariBase("url: " + ariURL + "\n  trunks: [" + ariTrunk + ", {name: d, endpoint: \"SIP/d/{number}\"}]"), "", "ari.trunks: more than one trunk without prefixes"},
+		{"ari trunk unknown key", ariBase("url: " + ariURL + "\n  trunks: [{name: c, host: 192.0.2.1}]"), "", "field host not found"},
+		{"ari unknown key", ariBase("uri: " + ariURL), "", "field uri not found"},
+		{"ari bad app", ariBase("url: " + ariURL + "\n  app: \"my app\"\n  trunks: [" + ariTrunk + "]"), "", `ari.app: app "my app"`},
+		{"ari bad recording format", ariBase("url: " + ariURL + "\n  recording_format: WAV!\n  trunks: [" + ariTrunk + "]"), "", `ari.recording_format: recording format "WAV!"`},
+		{"ari bad caller id", ariBase("url: " + ariURL + "\n  caller_id: \"+1 555\"\n  trunks: [" + ariTrunk + "]"), "", `ari.caller_id: bad caller id "+1 555"`},
+		{"ari reconnect min above max", ariBase("url: " + ariURL + "\n  reconnect_min: 30s\n  reconnect_max: 1s\n  trunks: [" + ariTrunk + "]"), "", "ari.reconnect_min: reconnect min 30s is above max 1s"},
+		{"ari negative request timeout", ariBase("url: " + ariURL + "\n  trunks: [" + ariTrunk + "]"), "SWITCHBOARD_ARI_REQUEST_TIMEOUT=-1s", "ari.request_timeout: negative request timeout"},
+		{"ari bad env duration", "", "SWITCHBOARD_ARI_RECONNECT_MAX=later", "SWITCHBOARD_ARI_RECONNECT_MAX"},
+		{"ari relative sounds dir", ariBase("url: " + ariURL + "\n  sounds_dir: sounds\n  trunks: [" + ariTrunk + "]"), "", `ari.sounds_dir "sounds": use an absolute path`},
+		{"ari sounds dir is the uploads", ariBase("url: " + ariURL + "\n  sounds_dir: /srv/ann\n  trunks: [" + ariTrunk + "]") + "announcements:\n  dir: /srv/ann/\n", "", "is an announcements directory"},
+		{"ari sounds dir with a space", ariBase("url: " + ariURL + "\n  sounds_dir: \"/srv/my sounds\"\n  trunks: [" + ariTrunk + "]"), "", "no spaces"},
+		{"ari asterisk sounds dir alone", ariBase("url: " + ariURL + "\n  trunks: [" + ariTrunk + "]"), "SWITCHBOARD_ARI_ASTERISK_SOUNDS_DIR=/var/lib/asterisk/sounds/sb", "ari.asterisk_sounds_dir is set without ari.sounds_dir"},
 		{"group unknown member", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, members: [{agent_id: ghost}]}\n", "", "member \"ghost\""},
 	}
 	for _, tc := range tests {
@@ -105,6 +131,16 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		})
 	}
 }
+
+// Fixtures of the ari section's cases.
+const (
+	ariURL   = "http://127.0.0.1:8088/ari"
+	ariTrunk = `{name: c, endpoint: "PJSIP/{number}@carrier"}`
+)
+
+// ariBase is a configuration choosing the Asterisk backend with the given
+// lines of its ari section (each but the first indented already).
+func ariBase(lines string) string { return "backend: ari\nari:\n  " + lines + "\n" }
 
 func TestRedactURL(t *testing.T) {
 	if got := redactURL("redis://:secret@10.0.0.1:6379/0"); strings.Contains(got, "secret") {

@@ -58,7 +58,8 @@ func usage() {
 	fmt.Fprint(os.Stderr, `Usage: switchboard <command> [flags]
 
 Commands:
-  serve     run the engine (flags: --http, --sip, --redis, --config, --node-id, --log-level, --announcements)
+  serve     run the engine (flags: --http, --sip, --redis, --config, --node-id, --log-level, --announcements,
+            --recordings, --backend sip|ari, --ari-url)
   demo      run the engine with built-in simulated phones and a demo tenant (user_id=1, token=demo)
   call      place a click-to-call on a running engine and follow it to the end
   version   print the version

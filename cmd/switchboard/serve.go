@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,9 +23,7 @@ import (
 	"github.com/switchboard/switchboard/engine/store/memory"
 	redisstore "github.com/switchboard/switchboard/engine/store/redis"
 	"github.com/switchboard/switchboard/engine/webhook"
-	"github.com/switchboard/switchboard/media"
 	"github.com/switchboard/switchboard/media/announce"
-	"github.com/switchboard/switchboard/sip"
 	"github.com/switchboard/switchboard/sip/demophone"
 )
 
@@ -48,6 +45,8 @@ func runServe(args []string, demo bool) error {
 	annDir := fs.String("announcements", "", "directory announcement uploads are written to; empty means memory (lost at restart)")
 	recDir := fs.String("recordings", "", "directory call recordings are written to; empty means calls are not recorded")
 	phonesAddr := fs.String("phones", demoPhonesAddr, "demo only: where the simulated phones listen")
+	backendName := fs.String("backend", "", "what calls are driven on: sip (the native SIP backend, default) or ari (Asterisk)")
+	ariURL := fs.String("ari-url", "", "with --backend ari: the ARI REST base, such as http://127.0.0.1:8088/ari")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -64,7 +63,8 @@ func runServe(args []string, demo bool) error {
 	if err := applyEnv(&cfg, os.Getenv); err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel, annDir: &cfg.Announcements.Dir, recDir: &cfg.Recordings.Dir} {
+	for flagValue, dst := range map[*string]*string{httpAddr: &cfg.HTTP, sipAddr: &cfg.SIP.Listen, redisURL: &cfg.Redis, nodeID: &cfg.NodeID, logLevel: &cfg.LogLevel, annDir: &cfg.Announcements.Dir, recDir: &cfg.Recordings.Dir,
+		backendName: &cfg.Backend, ariURL: &cfg.ARI.URL} {
 		if *flagValue != "" {
 			*dst = *flagValue
 		}
@@ -76,10 +76,27 @@ func runServe(args []string, demo bool) error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	if cfg.NodeID == "" {
-		cfg.NodeID = defaultNodeID(cfg.SIP.Listen)
+		cfg.NodeID = defaultNodeID(&cfg)
 	}
-	log := newLogger(cfg.LogLevel)
+	return serve(cfg, serveOptions{demo: demo, phones: *phonesAddr, log: newLogger(cfg.LogLevel)})
+}
 
+// serveOptions are what serve takes beside the configuration.
+type serveOptions struct {
+	demo   bool
+	phones string // demo: where the simulated phones listen
+	log    *slog.Logger
+	// signals, when set, stands for the process's SIGTERM and SIGINT
+	// (tests); nil: serve listens for them.
+	signals <-chan os.Signal
+	// listening, when set, is told the HTTP API's address once it serves.
+	listening func(addr string)
+}
+
+// serve runs a node with a checked configuration until a signal stops
+// it: the store, the backend, the engine and the HTTP API.
+func serve(cfg Config, o serveOptions) error {
+	log, demo := o.log, o.demo
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
@@ -115,7 +132,7 @@ func runServe(args []string, demo bool) error {
 	}
 
 	if demo {
-		phones, err := demophone.Start(ctx, demophone.Options{Addr: *phonesAddr, Logger: log})
+		phones, err := demophone.Start(ctx, demophone.Options{Addr: o.phones, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -123,30 +140,16 @@ func runServe(args []string, demo bool) error {
 		log.Info("demo phones listening", "addr", phones.Addr())
 	}
 
-	recordings, err := openRecordings(cfg.Recordings.Dir)
-	if err != nil {
-		return err
-	}
-	sc := sipConfig(cfg.SIP)
-	sc.Announcements = playable{ann}
-	sc.RecordingDir = cfg.Recordings.Dir
-	backend, err := sip.New(sc, log)
-	if err != nil {
-		return fmt.Errorf("sip: %w", err)
-	}
-	if err := backend.Start(ctx); err != nil {
-		return fmt.Errorf("sip: %w", err)
-	}
-	defer backend.Close()
-
 	reg := metrics.NewRegistry()
 	observer, err := metrics.New(reg)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	if err := metrics.RegisterSIP(reg, func() metrics.SIPStats { return sipStats(backend.Stats()) }); err != nil {
-		return fmt.Errorf("metrics: %w", err)
+	backend, err := startBackend(ctx, &cfg, ann, reg, log)
+	if err != nil {
+		return err
 	}
+	defer backend.Close()
 
 	eng := engine.New(store, backend, engine.Options{
 		NodeID:       cfg.NodeID,
@@ -183,7 +186,7 @@ func runServe(args []string, demo bool) error {
 		log.Warn("webhooks: the store keeps no event log, so no events are delivered")
 	}
 
-	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Apps: store, Announcements: ann, Recordings: recordings, DeadLetters: deadLetters, Tenants: cfg.tenantTokens(), Logger: log})
+	apiServer := api.NewServer(api.Config{Engine: eng, Agents: store, Apps: store, Announcements: backend.announcements, Recordings: backend.recordings, DeadLetters: deadLetters, Tenants: cfg.tenantTokens(), Logger: log})
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -200,16 +203,24 @@ func runServe(args []string, demo bool) error {
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
-	log.Info("switchboard ready", "version", version, "node", eng.NodeID(), "http", ln.Addr().String(), "sip", cfg.SIP.Listen)
+	log.Info("switchboard ready", append([]any{"version", version, "node", eng.NodeID(), "http", ln.Addr().String()}, backend.attrs...)...)
 	if demo {
 		printDemoHelp(ln.Addr().String())
+	}
+	if o.listening != nil {
+		o.listening(ln.Addr().String())
 	}
 
 	// SIGTERM drains (no new calls; live calls finish within the drain
 	// timeout, then are ended with a record); SIGINT stops at once, still
 	// writing every call's record.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	sigs := o.signals
+	if sigs == nil {
+		c := make(chan os.Signal, 2)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+		defer signal.Stop(c)
+		sigs = c
+	}
 	var drainFor time.Duration
 	select {
 	case sig := <-sigs:
@@ -317,15 +328,19 @@ func openAnnouncements(c AnnouncementsConfig, log *slog.Logger) (*announce.Store
 	return ann, nil
 }
 
-// defaultNodeID names the node after its host and SIP port: stable across
-// restarts (so a restarted node closes the calls it left live) and
-// distinct for two nodes on one host (they cannot share a SIP port).
-func defaultNodeID(sipListen string) string {
+// defaultNodeID names the node after its host and its SIP port, or on
+// Asterisk its Stasis application: stable across restarts (so a restarted
+// node closes the calls it left live) and distinct for two nodes on one
+// host (they cannot share a SIP port, nor an application).
+func defaultNodeID(cfg *Config) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "switchboard"
 	}
-	_, port, _ := net.SplitHostPort(sipListen)
+	if cfg.Backend == backendARI {
+		return host + "-" + cfg.ARI.app()
+	}
+	_, port, _ := net.SplitHostPort(cfg.SIP.Listen)
 	return host + "-" + port
 }
 
@@ -343,45 +358,6 @@ func callerLookup(cfg *Config) *webhook.CallerLookup {
 	return &webhook.CallerLookup{Secret: func(tenant string) string { return secrets[tenant] }}
 }
 
-func sipStats(s sip.Stats) metrics.SIPStats {
-	return metrics.SIPStats{
-		StrayDropped: s.Stray.Dropped,
-		StrayACKs:    s.Stray.ACKs,
-		StrayBYEs:    s.Stray.BYEs,
-		RTPReceived:  s.RTP.PacketsReceived,
-		RTPForwarded: s.RTP.PacketsSent,
-		RTPRejected:  s.RTP.Rejected,
-		RTPInvalid:   s.RTP.Invalid,
-		RTPDropped:   s.RTP.Dropped,
-
-		InboundAccepted:          s.Inbound.Accepted,
-		InboundRefusedNotTrunk:   s.Inbound.RefusedNotTrunk,
-		InboundRefusedBadRequest: s.Inbound.RefusedBadRequest,
-		InboundRefusedNoHandler:  s.Inbound.RefusedNoHandler,
-	}
-}
-
-func sipConfig(c SIPConfig) sip.Config {
-	sc := sip.Config{
-		ListenAddr:  c.Listen,
-		Transport:   c.Transport,
-		AdvertiseIP: c.AdvertiseIP,
-		UserAgent:   c.UserAgent,
-		RTPPortMin:  c.RTPPortMin,
-		RTPPortMax:  c.RTPPortMax,
-
-		MediaTimeout: c.MediaTimeout.Duration,
-	}
-	for _, t := range c.Trunks {
-		sc.Trunks = append(sc.Trunks, sip.Trunk{
-			Name: t.Name, Host: t.Host, Port: t.Port, Transport: t.Transport,
-			Username: t.Username, Password: t.Password, CallerID: t.CallerID, Prefixes: t.Prefixes,
-			Sources: t.Sources,
-		})
-	}
-	return sc
-}
-
 // addDemoSettings points a default trunk at the simulated phones and adds
 // the demo tenant, unless the configuration already has them.
 func addDemoSettings(cfg *Config, phones string) {
@@ -393,6 +369,11 @@ func addDemoSettings(cfg *Config, phones string) {
 		cfg.Recordings.Dir = filepath.Join(os.TempDir(), "switchboard-demo-recordings")
 	}
 	cfg.SIP.Trunks = append([]Trunk{{Name: "demo-phones", Host: host, Port: p, Transport: "udp", CallerID: "switchboard"}}, cfg.SIP.Trunks...)
+	if cfg.Backend == backendARI && len(cfg.ARI.Trunks) == 0 {
+		// Asterisk reaches the phones through its endpoint "phones"
+		// (configs/asterisk/pjsip.conf).
+		cfg.ARI.Trunks = []ARITrunk{{Name: "demo-phones", Endpoint: "PJSIP/{number}@phones"}}
+	}
 	for _, t := range cfg.Tenants {
 		if t.UserID == "1" {
 			return
@@ -449,30 +430,6 @@ func redactURL(u string) string {
 		return u
 	}
 	return u[:scheme+3] + "***" + u[at:]
-}
-
-// playable serves the announcement store to the SIP backend, which tells
-// an unknown announcement by engine.ErrUnknownAnnouncement.
-type playable struct{ *announce.Store }
-
-func (p playable) Payload(tenant, id string, c media.Codec) ([]byte, error) {
-	b, err := p.Store.Payload(tenant, id, c)
-	if errors.Is(err, announce.ErrNotFound) {
-		err = fmt.Errorf("%w: %w", engine.ErrUnknownAnnouncement, err)
-	}
-	return b, err
-}
-
-// openRecordings makes sure the recordings directory exists and returns
-// it for the API to serve from (nil when recording is off).
-func openRecordings(dir string) (iofs.FS, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("recordings: %w", err)
-	}
-	return os.DirFS(dir), nil
 }
 
 // logEventsOf says whose calls' events go to the event log: those of a
