@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,6 +72,12 @@ type Options struct {
 	Observer Observer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Nodes keeps the nodes' leases (StartLiveness): with it, the calls a
+	// dead node left live are ended by the others. Nil: a single node.
+	Nodes NodeLeases
+	// NodeLeaseTTL is how long a node's lease runs after its last renewal
+	// (renewed every third of it); 0 means DefaultNodeLeaseTTL.
+	NodeLeaseTTL time.Duration
 }
 
 func (o *Options) init() {
@@ -118,6 +125,13 @@ type Engine struct {
 	live     map[string]*callRun
 	draining bool
 	wg       sync.WaitGroup
+
+	// holder names this process in node leases (nodes.go); leaseLost is
+	// set while this node does not hold its own lease, and it takes no
+	// calls then.
+	holderOnce sync.Once
+	holder     string
+	leaseLost  atomic.Bool
 }
 
 // New returns an engine that records in store and dials through backend.
@@ -145,45 +159,9 @@ func (e *Engine) Recover(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("recover: list live calls: %w", err)
 	}
-	n := 0
-	for _, id := range ids {
-		c, err := e.store.GetCall(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return n, fmt.Errorf("recover: get call %s: %w", id, err)
-		}
-		if !c.Live() {
-			continue
-		}
-		now := e.opt.Now()
-		for _, l := range c.Legs {
-			if l.State != LegEnded {
-				l.State, l.Disposition, l.Reason = LegEnded, DispFailed, "engine node restarted"
-				if l.AnsweredAt != nil {
-					l.Disposition = DispAnswered
-				}
-				l.EndedAt = &now
-			}
-		}
-		finish(c, now, OutcomeFailed, HangupSystem, "engine node restarted while the call was live")
-		if c.BridgedAt != nil {
-			c.Outcome = OutcomeCompleted
-		}
-		ended := Event{Type: EventCallEnded, Time: now.UTC()}
-		c.stamp(&ended)
-		ended.Call = c.Clone()
-		var logged []Event
-		if e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request) {
-			logged = append(logged, ended)
-		}
-		if err := e.store.EndCall(ctx, c, e.opt.Retention, logged...); err != nil {
-			return n, fmt.Errorf("recover: end call %s: %w", id, err)
-		}
-		e.events.publish(ended)
-		e.log.Warn("ended call left live by a previous run", "call_id", id)
-		n++
+	n, err := e.endLeftCalls(ctx, e.opt.NodeID, ids, "engine node restarted while the call was live", "engine node restarted")
+	if err != nil {
+		return n, fmt.Errorf("recover: %w", err)
 	}
 	return n, nil
 }
@@ -216,6 +194,10 @@ func (e *Engine) admit(ctx context.Context, c *Call, started time.Time) (*callRu
 	if e.draining {
 		e.mu.Unlock()
 		return nil, ErrDraining
+	}
+	if e.leaseLost.Load() {
+		e.mu.Unlock()
+		return nil, ErrNodeLeaseLost
 	}
 	if len(e.live) >= e.opt.MaxLiveCalls {
 		e.mu.Unlock()
@@ -316,6 +298,9 @@ func (e *Engine) Draining() bool {
 func (e *Engine) Ready(ctx context.Context) error {
 	if e.Draining() {
 		return ErrDraining
+	}
+	if e.leaseLost.Load() {
+		return ErrNodeLeaseLost
 	}
 	if err := e.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)

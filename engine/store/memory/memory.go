@@ -77,11 +77,13 @@ type Store struct {
 
 	apps appBook // apps and their virtual numbers (apps.go)
 
-	streams  map[string]*stream // node -> its event stream (events.go)
-	leases   map[string]lease   // node -> who reads its stream
-	appended chan struct{}      // closed (and replaced) at every append
-	dead     map[string][]*engine.DeadLetter
-	deadSeq  uint64
+	streams map[string]*stream // node -> its event stream (events.go)
+	leases  map[string]lease   // node -> who reads its stream
+	// nodeLeases: node -> the holder of its node lease (NodeLeases).
+	nodeLeases map[string]lease
+	appended   chan struct{} // closed (and replaced) at every append
+	dead       map[string][]*engine.DeadLetter
+	deadSeq    uint64
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -103,16 +105,17 @@ type entry struct {
 // opts.SweepInterval is negative. Call Close to stop the janitor.
 func New(opts Options) *Store {
 	s := &Store{
-		now:      opts.Now,
-		calls:    map[string]*entry{},
-		tenants:  tenantIndex{},
-		live:     map[string]map[string]struct{}{},
-		streams:  map[string]*stream{},
-		leases:   map[string]lease{},
-		appended: make(chan struct{}),
-		dead:     map[string][]*engine.DeadLetter{},
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		now:        opts.Now,
+		calls:      map[string]*entry{},
+		tenants:    tenantIndex{},
+		live:       map[string]map[string]struct{}{},
+		streams:    map[string]*stream{},
+		leases:     map[string]lease{},
+		nodeLeases: map[string]lease{},
+		appended:   make(chan struct{}),
+		dead:       map[string][]*engine.DeadLetter{},
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now

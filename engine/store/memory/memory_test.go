@@ -134,3 +134,11 @@ func TestEventLogConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestNodeLeases(t *testing.T) {
+	storetest.RunNodeLeases(t, func(t *testing.T) storetest.NodeStore {
+		s := New(Options{})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -568,3 +568,8 @@ func TestEventLogConformance(t *testing.T) {
 	url := redistest.URL(t)
 	storetest.RunEventLog(t, func(t *testing.T) storetest.EventStore { return newTestStore(t, url, Options{}) })
 }
+
+func TestNodeLeasesConformance(t *testing.T) {
+	url := redistest.URL(t)
+	storetest.RunNodeLeases(t, func(t *testing.T) storetest.NodeStore { return newTestStore(t, url, Options{}) })
+}
