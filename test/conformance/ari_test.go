@@ -19,20 +19,29 @@ import (
 	"github.com/switchboard/switchboard/test/phone"
 )
 
-// ariEndpoint is the trunk endpoint of the ARI runs: chan_sip's form, the
-// one the ARI test server's captured behaviour follows.
+// ariEndpoint is the default trunk endpoint of the ARI runs: chan_sip's
+// form, the one the ARI test server's captured behaviour follows.
 const ariEndpoint = "SIP/phones/{number}"
 
 // The Asterisk backend against the ARI test server, whose far ends are
-// scripted channels.
+// scripted channels: through chan_sip endpoints (the behaviour captured
+// from a real Asterisk) and through chan_pjsip ones (which report the SIP
+// status of a refusal).
 func TestAsteriskARI(t *testing.T) {
-	Run(t, newARITestHarness)
+	for _, ep := range []struct{ name, endpoint string }{
+		{"chan_sip", ariEndpoint},
+		{"chan_pjsip", "PJSIP/{number}@phones"},
+	} {
+		t.Run(ep.name, func(t *testing.T) {
+			t.Parallel()
+			Run(t, func(t *testing.T) *Harness { return newARITestHarness(t, endpointTemplate(ep.endpoint)) })
+		})
+	}
 }
 
-func newARITestHarness(t *testing.T) *Harness {
+func newARITestHarness(t *testing.T, tmpl endpointTemplate) *Harness {
 	sounds := builtinSounds(t)
 	fars := &farTable{m: map[string]Far{}}
-	tmpl := endpointTemplate(ariEndpoint)
 	srv := aritest.Start(t, aritest.Options{
 		Far: func(endpoint string) aritest.Far {
 			number, ok := tmpl.number(endpoint)
@@ -53,7 +62,7 @@ func newARITestHarness(t *testing.T) *Harness {
 		URL:      srv.URL(),
 		User:     "switchboard",
 		Password: "secret",
-		Trunks:   []asterisk.Trunk{{Name: "phones", Endpoint: ariEndpoint}},
+		Trunks:   []asterisk.Trunk{{Name: "phones", Endpoint: string(tmpl)}},
 	})
 
 	// channel is the latest channel dialed to number that is not a
@@ -107,16 +116,16 @@ func newARITestHarness(t *testing.T) *Harness {
 }
 
 // ariFar is the test server's far end doing what f says, the way a SIP
-// phone behind chan_sip would: 486 is cause 17, 603 cause 21, and a phone
-// ringing forever rings until the backend gives up.
+// phone would: busy answers 486 (Q.850 17), a decline 603 (Q.850 21), and
+// a phone ringing forever rings until the backend gives up.
 func ariFar(f Far) aritest.Far {
 	switch f.Action {
 	case Busy:
-		return aritest.Far{Cause: 17}
+		return aritest.Far{Status: 486}
 	case NoAnswer:
 		return aritest.Far{Never: true}
 	case Reject:
-		return aritest.Far{Cause: 21}
+		return aritest.Far{Status: 603}
 	}
 	return aritest.Far{Ring: f.AnswerAfter, Answer: true}
 }
