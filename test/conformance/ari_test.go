@@ -115,9 +115,10 @@ func newARITestHarness(t *testing.T, tmpl endpointTemplate) *Harness {
 	}
 }
 
-// ariFar is the test server's far end doing what f says, the way a SIP
-// phone would: busy answers 486 (Q.850 17), a decline 603 (Q.850 21), and
-// a phone ringing forever rings until the backend gives up.
+// ariFar is the test server's far end doing what f says, the way the test
+// phone would: busy answers 486 (Q.850 17), a decline 603 (Q.850 21), a
+// phone ringing forever rings until the backend gives up, and one that
+// answers rings first (180), if only for a moment.
 func ariFar(f Far) aritest.Far {
 	switch f.Action {
 	case Busy:
@@ -127,7 +128,7 @@ func ariFar(f Far) aritest.Far {
 	case Reject:
 		return aritest.Far{Status: 603}
 	}
-	return aritest.Far{Ring: f.AnswerAfter, Answer: true}
+	return aritest.Far{Ring: max(f.AnswerAfter, time.Millisecond), Answer: true}
 }
 
 // farTable is the scripted behaviour of each number; numbers not set
