@@ -102,7 +102,7 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"ari negative request timeout", ariBase("url: " + ariURL + "\n  trunks: [" + ariTrunk + "]"), "SWITCHBOARD_ARI_REQUEST_TIMEOUT=-1s", "ari.request_timeout: negative request timeout"},
 		{"ari bad env duration", "", "SWITCHBOARD_ARI_RECONNECT_MAX=later", "SWITCHBOARD_ARI_RECONNECT_MAX"},
 		{"ari relative sounds dir", ariBase("url: " + ariURL + "\n  sounds_dir: sounds\n  trunks: [" + ariTrunk + "]"), "", `ari.sounds_dir "sounds": use an absolute path`},
-		{"ari sounds dir is the uploads", ariBase("url: " + ariURL + "\n  sounds_dir: /srv/ann\n  trunks: [" + ariTrunk + "]") + "announcements:\n  dir: /srv/ann/\n", "", "is an announcements directory"},
+		{"ari sounds dir is the uploads", ariBase("url: "+ariURL+"\n  sounds_dir: /srv/ann\n  trunks: ["+ariTrunk+"]") + "announcements:\n  dir: /srv/ann/\n", "", "is an announcements directory"},
 		{"ari sounds dir with a space", ariBase("url: " + ariURL + "\n  sounds_dir: \"/srv/my sounds\"\n  trunks: [" + ariTrunk + "]"), "", "no spaces"},
 		{"ari asterisk sounds dir alone", ariBase("url: " + ariURL + "\n  trunks: [" + ariTrunk + "]"), "SWITCHBOARD_ARI_ASTERISK_SOUNDS_DIR=/var/lib/asterisk/sounds/sb", "ari.asterisk_sounds_dir is set without ari.sounds_dir"},
 		{"group unknown member", "tenants: [{user_id: \"1\", token: t}]\ngroups:\n  - {user_id: \"1\", id: g, members: [{agent_id: ghost}]}\n", "", "member \"ghost\""},
