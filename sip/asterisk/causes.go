@@ -22,7 +22,7 @@ import (
 //	17 user busy                                   busy       (486, 600)
 //	16 normal clearing, 18 no user response,
 //	19 no answer, 20 subscriber absent              noanswer   (408, 480)
-//	21 call rejected                                rejected   (403, 603)
+//	21 call rejected                                rejected   (603)
 //	26 answered elsewhere                           canceled
 //	27 destination out of order, 29 facility
 //	rejected, 34 circuit congestion, 38 network out
@@ -34,6 +34,11 @@ import (
 //	capability not available (no common codec),
 //	31 normal unspecified, 111 protocol error,
 //	127 interworking, and every other cause         failed     (404, 484, 488, other 4xx)
+//
+// Cause 21 is also what a 401, 403 or 407 becomes: where Asterisk reports
+// the status (chan_pjsip) it decides, and those are failed as on the
+// native backend; with chan_sip only the cause is known, and they are
+// rejected.
 //
 // 16 before an answer means the attempt was cleared without a failure
 // cause: it did not answer. After the answer every cause is a normal end
