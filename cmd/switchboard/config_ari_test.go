@@ -115,3 +115,38 @@ func TestARIErrorsNeverShowThePassword(t *testing.T) {
 		}
 	}
 }
+
+func TestAsteriskSampleConfig(t *testing.T) {
+	cfg := defaultConfig()
+	if err := loadFile(&cfg, filepath.Join("..", "..", "configs", "asterisk", "switchboard-ari.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.ARI
+	if cfg.Backend != backendARI || a.URL != "http://127.0.0.1:8088/ari" || a.app() != "switchboard" || a.SoundsDir == "" ||
+		len(a.Trunks) != 1 || a.Trunks[0].Endpoint != "PJSIP/{number}@phones" {
+		t.Fatalf("sample read as %+v", cfg)
+	}
+	// The demo on it keeps the sample's trunk, runs the phones pjsip.conf
+	// points at, and needs no more configuration.
+	addDemoSettings(&cfg, demoPhonesAddr)
+	if len(cfg.ARI.Trunks) != 1 || demoPhonesAddr != "127.0.0.1:5070" {
+		t.Fatalf("demo trunks %+v", cfg.ARI.Trunks)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Without trunks of its own, the demo reaches the phones through
+	// Asterisk's endpoint "phones".
+	cfg = defaultConfig()
+	cfg.Backend, cfg.ARI.URL = backendARI, ariURL
+	addDemoSettings(&cfg, demoPhonesAddr)
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.ARI.Trunks) != 1 || cfg.ARI.Trunks[0].Endpoint != "PJSIP/{number}@phones" {
+		t.Fatalf("demo trunks %+v", cfg.ARI.Trunks)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -205,7 +206,7 @@ func serve(cfg Config, o serveOptions) error {
 	go func() { httpErr <- srv.Serve(ln) }()
 	log.Info("switchboard ready", append([]any{"version", version, "node", eng.NodeID(), "http", ln.Addr().String()}, backend.attrs...)...)
 	if demo {
-		printDemoHelp(ln.Addr().String())
+		printDemoHelp(ln.Addr().String(), cfg.tenantTokens()["1"])
 	}
 	if o.listening != nil {
 		o.listening(ln.Addr().String())
@@ -394,26 +395,28 @@ func addDemoSettings(cfg *Config, phones string) {
 	})
 }
 
-func printDemoHelp(httpAddr string) {
+// printDemoHelp shows how to place a first call as tenant 1, with its
+// token (the demo's, or the configuration's own).
+func printDemoHelp(httpAddr, token string) {
 	fmt.Printf(`
 Switchboard demo is running. Simulated phones answer by the last digit of the number:
   0-6 answer after 1 s and echo audio   7 busy (486)   8 rings, never answers   9 rejects (603)
 
 Place a click-to-call (from 9000000001, then to 9000000002):
-  curl -s -X POST 'http://%[1]s/v2/clickToCall/para?user_id=1&token=demo&from=9000000001&to=9000000002&timeLimit=5'
+  curl -s -X POST 'http://%[1]s/v2/clickToCall/para?user_id=1&token=%[2]s&from=9000000001&to=9000000002&timeLimit=5'
 
 Then look at it (use the callid from the answer):
-  curl -s -u 1:demo http://%[1]s/v1/calls/CALLID
+  curl -s -u 1:%[2]s http://%[1]s/v1/calls/CALLID
 
 Or place and follow one in a second terminal:
-  switchboard call --server http://%[1]s from=9000000007,9000000001 to=9000000002 timeLimit=5
+  switchboard call --server http://%[1]s --token %[3]s from=9000000007,9000000001 to=9000000002 timeLimit=5
 
 Announcements (built-in ringback.wav, beep.wav, hold.wav; upload 8 kHz mono WAVs):
-  curl -s -u 1:demo http://%[1]s/v1/announcements
-  curl -s -u 1:demo -X POST -H 'Content-Type: audio/wav' --data-binary @welcome.wav 'http://%[1]s/v1/announcements?id=welcome.wav'
+  curl -s -u 1:%[2]s http://%[1]s/v1/announcements
+  curl -s -u 1:%[2]s -X POST -H 'Content-Type: audio/wav' --data-binary @welcome.wav 'http://%[1]s/v1/announcements?id=welcome.wav'
 
 Stop with Ctrl-C.
-`, httpAddr)
+`, httpAddr, url.QueryEscape(token), token)
 }
 
 func newLogger(level string) *slog.Logger {
