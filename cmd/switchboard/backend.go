@@ -108,7 +108,7 @@ func startAsterisk(ctx context.Context, cfg *Config, ann *announce.Store, reg pr
 	}
 	if err := backend.Start(ctx); err != nil {
 		backend.Close()
-		return nil, fmt.Errorf("ari: connecting to Asterisk: %w", err)
+		return nil, fmt.Errorf("ari: connecting to Asterisk (check ari.url, ari.user, ari.password and ari.app against its http.conf and ari.conf): %w", err)
 	}
 	err = metrics.RegisterAsterisk(reg, func() metrics.AsteriskStats {
 		s := backend.Stats()

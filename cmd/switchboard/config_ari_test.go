@@ -150,3 +150,29 @@ func TestAsteriskSampleConfig(t *testing.T) {
 		t.Fatalf("demo trunks %+v", cfg.ARI.Trunks)
 	}
 }
+
+// TestExampleConfigARISection checks the ari section of the example
+// configuration by the Asterisk backend's rules (it is not read while the
+// example's backend is sip): only the URL, empty there, is to be filled in.
+func TestExampleConfigARISection(t *testing.T) {
+	cfg := defaultConfig()
+	if err := loadFile(&cfg, filepath.Join("..", "..", "configs", "switchboard.example.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backend != backendSIP {
+		t.Fatalf("example backend %q", cfg.Backend)
+	}
+	cfg.Backend = backendARI
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "ari.url") {
+		t.Fatalf("example with backend ari and no url: %v", err)
+	}
+	cfg.ARI.URL = ariURL
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.ARI.asteriskConfig()
+	if a.App != asterisk.DefaultApp || a.RecordingFormat != asterisk.DefaultRecordingFormat || a.RequestTimeout != asterisk.DefaultRequestTimeout ||
+		a.ReconnectMin != asterisk.DefaultReconnectMin || a.ReconnectMax != asterisk.DefaultReconnectMax || len(a.Trunks) != 1 {
+		t.Fatalf("the example's values are not the backend's defaults: %+v", a)
+	}
+}

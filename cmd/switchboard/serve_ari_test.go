@@ -207,6 +207,23 @@ func TestServeOnAsterisk(t *testing.T) {
 	}
 }
 
+// TestServeOnAsteriskRefused: an ARI password Asterisk refuses stops the
+// start with an error that names the keys to check and not the password.
+func TestServeOnAsteriskRefused(t *testing.T) {
+	ari := aritest.Start(t, aritest.Options{})
+	cfg := defaultConfig()
+	cfg.HTTP, cfg.NodeID, cfg.Backend = "127.0.0.1:0", "ari-refused", backendARI
+	cfg.ARI = ARIConfig{URL: ari.URL(), User: "switchboard", Password: "not-the-Pa55word",
+		Trunks: []ARITrunk{{Name: "phones", Endpoint: "PJSIP/{number}@phones"}}}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	err := serve(cfg, serveOptions{log: slog.New(slog.NewTextHandler(io.Discard, nil)), signals: make(chan os.Signal)})
+	if err == nil || !strings.Contains(err.Error(), "ari.password") || strings.Contains(err.Error(), "not-the-Pa55word") {
+		t.Fatalf("serve with a refused password: %v", err)
+	}
+}
+
 // do sends a request as tenant 1 (HTTP Basic) and returns the status and
 // body.
 func do(t *testing.T, method, u string, body []byte) (int, []byte) {
