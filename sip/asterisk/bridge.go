@@ -49,6 +49,15 @@ func (br *Bridge) put(item any) {
 	}
 }
 
+// bridgeType is the type of the bridges the backend makes. A plain mixing
+// bridge of two SIP channels goes native_rtp, where Asterisk forwards the
+// RFC 4733 packets from one party to the other at the RTP layer and
+// raises no ChannelDtmfReceived: the keys a party presses would never
+// reach the engine (seen on Asterisk 20.20.1 with chan_sip). dtmf_events
+// keeps the bridge off native RTP, so media and DTMF go through
+// Asterisk's core and every key is an event.
+const bridgeType = "mixing,dtmf_events"
+
 // Bridge joins two answered sessions of this backend in a new mixing
 // bridge (POST /bridges/{id}, then addChannel with both). The bridge is
 // destroyed when closed or when either session ends; the sessions stay
@@ -81,7 +90,7 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 
 	ctx, cancel := context.WithTimeout(b.closeCtx, b.cfg.requestTimeout())
 	defer cancel()
-	err := b.c.do(ctx, http.MethodPost, esc("bridges", br.id), url.Values{"type": {"mixing"}, "name": {br.id}}, nil, nil)
+	err := b.c.do(ctx, http.MethodPost, esc("bridges", br.id), url.Values{"type": {bridgeType}, "name": {br.id}}, nil, nil)
 	if err == nil {
 		err = b.c.do(ctx, http.MethodPost, esc("bridges", br.id, "addChannel"), url.Values{"channel": {sx.id + "," + sy.id}}, nil, nil)
 	}

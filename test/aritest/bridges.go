@@ -60,12 +60,17 @@ func (s *Server) createBridge(c *call, id string) {
 	if types == "" {
 		types = "mixing"
 	}
+	noNative := false
 	for _, t := range strings.Split(types, ",") {
 		switch strings.TrimSpace(t) {
 		case "mixing":
 			mixing = true
 		case "holding":
 			holding = true
+		case "dtmf_events", "proxy_media":
+			// As res_stasis: the bridge may not go native, so media and
+			// DTMF pass through the core.
+			noNative = true
 		}
 	}
 	if mixing == holding {
@@ -75,7 +80,7 @@ func (s *Server) createBridge(c *call, id string) {
 	if id == "" {
 		id = newUUID()
 	}
-	b := &bridge{id: id, name: c.param("name"), created: time.Now(), subs: map[string]int{}}
+	b := &bridge{id: id, name: c.param("name"), created: time.Now(), subs: map[string]int{}, noNative: noNative}
 	if holding {
 		b.btype, b.technology = "holding", "holding_bridge"
 	} else {
@@ -123,7 +128,7 @@ func (s *Server) joinBridge(b *bridge, ch *channel) {
 		b.technology = "softmix"
 	}
 	s.emit(s.bridgeApps(b, ch), "ChannelEnteredBridge", map[string]any{"bridge": b.json(), "channel": ch.json()})
-	if b.btype == "mixing" && len(b.members) == 2 {
+	if b.btype == "mixing" && len(b.members) == 2 && !b.noNative {
 		// Two RTP channels: the smart bridge moves to native RTP once
 		// both are in (the snapshot in the event still shows simple_bridge).
 		b.technology = "native_rtp"

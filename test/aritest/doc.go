@@ -72,7 +72,10 @@
 //     on hang-up; BridgeDestroyed only while the application is still
 //     subscribed (removeChannel and destruction take back the subscription
 //     an addChannel gave); video_mode "talker"; technology simple_bridge,
-//     native_rtp with two members, holding_bridge;
+//     native_rtp with two members (unless the type has dtmf_events or
+//     proxy_media), holding_bridge; in a native_rtp bridge the RFC 4733
+//     packets a party sends are forwarded to the other party and no
+//     ChannelDtmfReceived is raised;
 //   - playbacks: 201 with state "queued"; Started/Finished "done"; a missing
 //     sound file Finished "failed"; an unsupported scheme or unknown
 //     recording Started and never Finished; a repeated media query

@@ -269,8 +269,14 @@ func (s *Server) hangup(ch *channel, cause int, kind hangupKind) {
 	}
 }
 
-// press emits ChannelDtmfReceived for each key, in order.
+// press emits ChannelDtmfReceived for each key, in order — unless the
+// channel is in a native_rtp bridge: there Asterisk forwards the RFC 4733
+// packets to the peer at the RTP layer (P2P), and the application hears
+// of no key at all.
 func (s *Server) press(ch *channel, digits string) {
+	if b := s.bridges[ch.bridge]; ch.bridge != "" && b != nil && b.technology == "native_rtp" {
+		return
+	}
 	for _, d := range digits {
 		s.chanEvent(ch, "ChannelDtmfReceived", map[string]any{"digit": string(d), "duration_ms": 100})
 	}

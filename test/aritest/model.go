@@ -36,6 +36,10 @@ type Bridge struct {
 	// Added beyond the contract.
 	Name string
 	MOH  bool
+	// Technology is the bridge's technology now: simple_bridge,
+	// native_rtp (two RTP channels, unless made with dtmf_events or
+	// proxy_media), softmix or holding_bridge.
+	Technology string
 }
 
 type application struct {
@@ -98,6 +102,9 @@ type bridge struct {
 	recording       string
 	destroyed       bool
 	moh             bool
+	// noNative: created with dtmf_events or proxy_media, so it never
+	// becomes a native_rtp bridge.
+	noNative bool
 }
 
 func (c *channel) json() map[string]any {
@@ -152,7 +159,7 @@ func (b *bridge) snapshot() Bridge {
 	return Bridge{
 		ID: b.id, Type: b.btype, Channels: append([]string(nil), b.members...),
 		Played: append([]string(nil), b.played...), Recording: b.recording,
-		Destroyed: b.destroyed, Name: b.name, MOH: b.moh,
+		Destroyed: b.destroyed, Name: b.name, MOH: b.moh, Technology: b.technology,
 	}
 }
 
