@@ -59,7 +59,8 @@ func (o *Options) nodeLeaseTTL() time.Duration {
 // (a process with this id that just died) and returns ErrNodeIDInUse if
 // it is still renewed. Without Options.Nodes it does nothing.
 //
-// Run it after Recover and before taking calls.
+// Run it before Recover (so a second process under this id is refused
+// before it ends the first one's calls) and before taking calls.
 func (e *Engine) StartLiveness(ctx context.Context) error {
 	nodes := e.opt.Nodes
 	if nodes == nil {

@@ -163,10 +163,19 @@ func serve(cfg Config, o serveOptions) error {
 		Observer:     observer,
 		Apps:         store,
 		CallerLookup: callerLookup(&cfg),
+		Nodes:        nodeLeases(store),
 	})
 	// Calls to the apps' numbers: the backend offers them to the engine
 	// from here on (until now it refused them, counted as no_handler).
 	backend.OnInbound(eng.Inbound)
+	// This node's lease in the store first: it refuses a second process
+	// under the same node id (which Recover would rob of its calls), and
+	// from then on the calls of nodes that died are ended by the others.
+	livenessCtx, stopLiveness := context.WithCancel(context.Background())
+	defer stopLiveness()
+	if err := eng.StartLiveness(livenessCtx); err != nil {
+		return err
+	}
 	if n, err := eng.Recover(ctx); err != nil {
 		return err
 	} else if n > 0 {
@@ -246,6 +255,8 @@ func serve(cfg Config, o serveOptions) error {
 	}()
 	eng.Drain(drainCtx)
 	cancel()
+	// Drained: the node's lease is given back, so its id is free at once.
+	stopLiveness()
 	// The calls' last events go out before the dispatcher stops; what
 	// cannot go out in time stays in the event log for the next run (or,
 	// on Redis, for another node).
@@ -443,4 +454,12 @@ func logEventsOf(cfg Config) func(string, engine.CallRequest) bool {
 	return func(tenant string, req engine.CallRequest) bool {
 		return len(hooked[tenant]) > 0 || req.StatusCallback != ""
 	}
+}
+
+// nodeLeases is the store's node leases, when it keeps them.
+func nodeLeases(store any) engine.NodeLeases {
+	if nl, ok := store.(engine.NodeLeases); ok {
+		return nl
+	}
+	return nil
 }
