@@ -254,10 +254,16 @@ func (r *callRun) talk(from, to Session) ending {
 
 // partyEnded says who ended a bridged call when one party's session
 // ended: the party itself (a BYE), or the engine when the party's media
-// died.
+// died. A session that ended for another reason the backend gives (an
+// Asterisk channel found gone after the event connection came back, the
+// backend closed) keeps that reason in the record: the party's side
+// ended, but the record must not claim more than is known.
 func partyEnded(party HangupBy, s Session) (HangupBy, string) {
-	if cause := context.Cause(s.Context()); errors.Is(cause, ErrMediaTimeout) {
+	switch cause := context.Cause(s.Context()); {
+	case errors.Is(cause, ErrMediaTimeout):
 		return HangupSystem, fmt.Sprintf("%s: %v", party, cause)
+	case cause != nil && !errors.Is(cause, ErrRemoteHangup) && !errors.Is(cause, context.Canceled):
+		return party, fmt.Sprintf("%s hung up: %v", party, cause)
 	}
 	return party, string(party) + " hung up"
 }

@@ -181,12 +181,13 @@ func TestAsteriskWebSocketDropMidCall(t *testing.T) {
 	})
 
 	// Call 1 ends: its to channel was found gone. The record names the
-	// to side; its reason does not carry the session's cause, since the
-	// engine keeps a party's cause only for a media timeout (partyEnded),
-	// so the backend's own account is checked on the session.
+	// to side and says why: the channel was gone while the event
+	// connection was down (nobody heard who hung up).
 	c1 := s.ended(call1)
 	s.expect(c1, c1.State == engine.StateEnded && c1.EndedAt != nil, "call 1: want ended")
 	s.expect(c1, c1.Outcome == engine.OutcomeCompleted && c1.HangupBy == engine.HangupTo, "call 1: want completed, ended on the to side")
+	s.expect(c1, strings.Contains(c1.Reason, asterisk.ErrChannelGone.Error()),
+		"call 1: the reason does not say the channel was gone while the event connection was down")
 	if err := sessions.cause("6300002"); !errors.Is(err, asterisk.ErrChannelGone) {
 		t.Errorf("call 1's to session ended with %v, want %v", err, asterisk.ErrChannelGone)
 	}
