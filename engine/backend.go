@@ -134,3 +134,29 @@ var (
 	// other party hung up).
 	ErrCallStopped = errors.New("call stopped")
 )
+
+// Handled is implemented by sessions and bridges that their backend can
+// find again by a handle (an Asterisk channel or bridge id). The engine
+// keeps the handles in the record (Leg.Channel, Call.Bridge) so that
+// another node can adopt the call (Adopter).
+type Handled interface {
+	Handle() string
+}
+
+// Adopter is implemented by backends whose calls outlive the engine node
+// that drives them: Asterisk keeps a call's channels and bridge up when
+// that node dies, so another node, sharing the store and the Asterisk,
+// can carry the call on (nodes.go). A backend without it (native SIP,
+// whose dialogs die with their process) has its dead nodes' calls ended.
+type Adopter interface {
+	// AdoptLeg finds the live channel of one of a dead node's legs (by
+	// its Channel, or for a leg that never answered by the backend's
+	// own naming of the attempt) and takes its events from now on. An
+	// error when the channel is gone.
+	AdoptLeg(ctx context.Context, leg *Leg) (Session, error)
+	// AdoptBridge takes over the bridge of handle that joins x and y
+	// (x first, as Bridge was given them), or joins them in a new one
+	// when it is gone. recording, when not empty, is the name of the
+	// recording under way (RecordingBridge), which goes on.
+	AdoptBridge(ctx context.Context, handle string, x, y Session, recording string) (Bridge, error)
+}

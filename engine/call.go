@@ -214,15 +214,22 @@ func (r *callRun) talk(from, to Session) ending {
 	bridged := time.Now()
 	now := r.e.opt.Now().UTC()
 	url := r.startRecording(bridge)
-	r.setCall(EventBridged, func(c *Call) { c.State, c.BridgedAt, c.RecordingURL = StateBridged, &now, url })
+	r.setCall(EventBridged, func(c *Call) {
+		c.State, c.BridgedAt, c.RecordingURL, c.Bridge = StateBridged, &now, url, handleOf(bridge)
+	})
+	return r.converse(from, to, bridged, newAlertSchedule(r.call.Request))
+}
 
+// converse waits for the end of a bridged conversation that began at
+// bridged (on this clock): a party hanging up, the time limit, a stop,
+// with the alerts still due played on the way.
+func (r *callRun) converse(from, to Session, bridged time.Time, alerts *alertSchedule) ending {
 	var limit <-chan time.Time
 	if tl := r.call.Request.TimeLimit; tl > 0 && r.call.Request.TimeLimitHangup {
-		t := time.NewTimer(time.Duration(tl) * time.Second)
+		t := time.NewTimer(time.Until(bridged.Add(time.Duration(tl) * time.Second)))
 		defer t.Stop()
 		limit = t.C
 	}
-	alerts := newAlertSchedule(r.call.Request)
 	for {
 		var alert <-chan time.Time
 		t := alerts.timer(bridged)
@@ -250,6 +257,24 @@ func (r *callRun) talk(from, to Session) ending {
 		}
 		return ending{OutcomeCompleted, by, reason}
 	}
+}
+
+// resume carries on an adopted bridged call (nodes.go) to its end, as
+// talk would have: the time limit and the alerts not yet due count from
+// the bridge, on the record's clock.
+func (r *callRun) resume(from, to Session, bridge Bridge, fromLeg, toLeg *Leg) {
+	end := func() ending {
+		defer r.hangup(to, ErrCallStopped)
+		defer r.hangup(from, ErrCallStopped)
+		defer bridge.Close()
+		elapsed := r.e.opt.Now().Sub(*r.call.BridgedAt)
+		alerts := newAlertSchedule(r.call.Request)
+		alerts.skip(r.call.AlertsPlayed, elapsed)
+		return r.converse(from, to, time.Now().Add(-elapsed), alerts)
+	}()
+	r.recordMedia(fromLeg, from)
+	r.recordMedia(toLeg, to)
+	r.end(end.outcome, end.by, end.reason)
 }
 
 // partyEnded says who ended a bridged call when one party's session
@@ -392,7 +417,7 @@ collect:
 			if res.err == nil {
 				winner, winnerLeg = res.session, res.leg
 				cancelWave(ErrLostRace)
-				r.legAnswered(res.leg, res.at)
+				r.legAnswered(res.leg, res.at, res.session)
 				r.answered(res.leg, res.session)
 				continue
 			}
@@ -509,7 +534,8 @@ func (r *callRun) newLeg(side SideName, sr SideRequest, t dialTarget, w dialer.W
 }
 
 // legAnswered records the winner of a wave, which answered at at.
-func (r *callRun) legAnswered(leg *Leg, at time.Time) {
+func (r *callRun) legAnswered(leg *Leg, at time.Time, s Session) {
+	handle := handleOf(s)
 	r.mu.Lock()
 	if leg.AgentID != "" {
 		r.answeredAgent[leg.Side] = leg.AgentID
@@ -520,7 +546,7 @@ func (r *callRun) legAnswered(leg *Leg, at time.Time) {
 	r.mu.Unlock()
 	r.updateLeg(leg, EventLegAnswered, func(l *Leg) bool {
 		now := r.e.opt.Now().UTC()
-		l.State, l.Disposition, l.SIPCode, l.AnsweredAt = LegAnswered, DispAnswered, 200, &now
+		l.State, l.Disposition, l.SIPCode, l.AnsweredAt, l.Channel = LegAnswered, DispAnswered, 200, &now, handle
 		return true
 	})
 }
@@ -713,4 +739,12 @@ func finish(c *Call, now time.Time, outcome Outcome, by HangupBy, reason string)
 	} else {
 		c.RingSeconds = now.Sub(c.CreatedAt).Seconds()
 	}
+}
+
+// handleOf is the backend's handle of a session or bridge, or "".
+func handleOf(v any) string {
+	if h, ok := v.(Handled); ok {
+		return h.Handle()
+	}
+	return ""
 }

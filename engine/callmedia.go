@@ -193,6 +193,15 @@ func (a *alertSchedule) timer(bridged time.Time) *time.Timer {
 	return time.NewTimer(time.Until(bridged.Add(time.Duration(a.marks[a.next]) * time.Second)))
 }
 
+// skip moves past the marks already played and those whose time passed
+// (elapsed talk time): a call adopted by another node plays neither
+// again nor late.
+func (a *alertSchedule) skip(played []int, elapsed time.Duration) {
+	for a.next < len(a.marks) && (slices.Contains(played, a.marks[a.next]) || time.Duration(a.marks[a.next])*time.Second <= elapsed) {
+		a.next++
+	}
+}
+
 // take returns the mark due and its announcement, and moves on.
 func (a *alertSchedule) take() (int, string) {
 	m, id := a.marks[a.next], a.audio[a.next]

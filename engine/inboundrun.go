@@ -223,7 +223,7 @@ func (r *callRun) answerInbound(ic InboundCall, leg *Leg) (Session, error) {
 		return nil, err
 	}
 	at := time.Now()
-	r.legAnswered(leg, at)
+	r.legAnswered(leg, at, s)
 	now := r.e.opt.Now().UTC()
 	r.setCall("", func(c *Call) { c.AnswerAt = &now })
 	return s, nil

@@ -164,6 +164,9 @@ type Call struct {
 	// RecordingURL is where the call's recording is served, once
 	// recording started (GET /v1/calls/{callid}/recording).
 	RecordingURL string `json:"recording_url,omitempty"`
+	// Bridge is the backend's handle of the call's bridge (an Asterisk
+	// bridge id; Handled), kept so another node can adopt the call.
+	Bridge string `json:"bridge,omitempty"`
 	// AlertsPlayed are the talk-time marks (seconds) whose alert was
 	// played.
 	AlertsPlayed []int `json:"alerts_played,omitempty"`
@@ -278,6 +281,11 @@ type Leg struct {
 	// Media counts the RTP this leg's party sent to the engine (in) and
 	// the engine sent to it (out), when the backend relays media.
 	Media *MediaStats `json:"media,omitempty"`
+
+	// Channel is the backend's handle of the answered leg (an Asterisk
+	// channel id; Handled), by which another node can adopt it when the
+	// node driving the call dies. Empty when the backend has none.
+	Channel string `json:"channel,omitempty"`
 
 	CreatedAt  time.Time  `json:"created_at"`
 	RingingAt  *time.Time `json:"ringing_at,omitempty"`

@@ -161,10 +161,11 @@ func (e *Engine) stopAll(cause error) {
 	}
 }
 
-// reapDeadNodes ends the live calls of every other node whose lease ran
-// out. The reaper takes the dead node's lease first, so one node does it
-// at a time, and keeps it until it runs out: a node that was only cut off
-// finds its renewal refused meanwhile, and stops its calls too.
+// reapDeadNodes carries on or ends the live calls of every other node
+// whose lease ran out. The reaper takes the dead node's lease first, so
+// one node does it at a time, and keeps it until it runs out: a node that
+// was only cut off finds its renewal refused meanwhile, and stops its
+// calls too.
 func (e *Engine) reapDeadNodes(ctx context.Context, holder string, ttl time.Duration) {
 	nodes := e.opt.Nodes
 	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
@@ -185,25 +186,32 @@ func (e *Engine) reapDeadNodes(ctx context.Context, holder string, ttl time.Dura
 		if err != nil || !ok {
 			continue // alive, or another node reaps it
 		}
-		n, err := e.endLeftCalls(sctx, node, ids, fmt.Sprintf("engine node %s stopped renewing its lease while the call was live", node), "engine node "+node+" gone")
+		n, err := e.endLeftCalls(ctx, node, ids, fmt.Sprintf("engine node %s stopped renewing its lease while the call was live", node), "engine node "+node+" gone")
 		if err != nil {
-			e.log.Warn("ending a dead node's calls", "node", node, "err", err)
+			e.log.Warn("taking over a dead node's calls", "node", node, "err", err)
 		}
 		if n > 0 {
-			e.log.Warn("ended the calls a dead node left live", "node", node, "calls", n)
+			e.log.Warn("took over the calls a dead node left live", "node", node, "calls", n)
 		}
 	}
 }
 
-// endLeftCalls ends, each with a final record, the calls of ids that are
-// still live on node: a node left them live and cannot carry them on.
-// Legs not ended are ended (answered ones as answered), the agents the
-// call reserved are released, and call.ended is logged and published. It
-// returns how many calls it ended.
+// endLeftCalls takes over the calls of ids that are still live on node: a
+// node left them live and cannot carry them on. A bridged call whose
+// channels are still up is adopted when the backend can (Adopter): this
+// node carries it on to its end (time limit, alerts, hang-ups, recording).
+// Every other call is ended with a final record: legs not ended are ended
+// (answered ones as answered), their channels, when the backend can still
+// reach them, hung up, the agents the call reserved released, and
+// call.ended logged and published. It returns how many calls it took over
+// either way.
 func (e *Engine) endLeftCalls(ctx context.Context, node string, ids []string, reason, legReason string) (int, error) {
+	ad, _ := e.backend.(Adopter)
 	n := 0
 	for _, id := range ids {
-		c, err := e.store.GetCall(ctx, id)
+		sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
+		c, err := e.store.GetCall(sctx, id)
+		cancel()
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -213,36 +221,172 @@ func (e *Engine) endLeftCalls(ctx context.Context, node string, ids []string, re
 		if !c.Live() || c.Node != node {
 			continue
 		}
-		now := e.opt.Now()
-		for _, l := range c.Legs {
-			if l.State != LegEnded {
-				l.State, l.Disposition, l.Reason = LegEnded, DispFailed, legReason
-				if l.AnsweredAt != nil {
-					l.Disposition = DispAnswered
-				}
-				l.EndedAt = &now
-			}
+		if ad != nil && e.adopt(ctx, c, ad, node) {
+			n++
+			continue
 		}
-		finish(c, now, OutcomeFailed, HangupSystem, reason)
-		if c.BridgedAt != nil {
-			c.Outcome = OutcomeCompleted
+		if err := e.endLeftCall(ctx, c, ad, reason, legReason); err != nil {
+			return n, err
 		}
-		ended := Event{Type: EventCallEnded, Time: now.UTC()}
-		c.stamp(&ended)
-		ended.Call = c.Clone()
-		var logged []Event
-		if e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request) {
-			logged = append(logged, ended)
-		}
-		if err := e.store.EndCall(ctx, c, e.opt.Retention, logged...); err != nil {
-			return n, fmt.Errorf("end call %s: %w", id, err)
-		}
-		e.releaseLeftAgents(ctx, c, now)
-		e.events.publish(ended)
-		e.log.Warn("ended a call left live", "call_id", id, "node", node, "reason", reason)
 		n++
 	}
 	return n, nil
+}
+
+// endLeftCall ends one call a node left live, with a final record.
+func (e *Engine) endLeftCall(ctx context.Context, c *Call, ad Adopter, reason, legReason string) error {
+	if ad != nil {
+		// Nothing of the call may stay up once its record says it ended.
+		for _, l := range c.Legs {
+			if l.State == LegEnded || l.Inbound && l.Channel == "" {
+				continue
+			}
+			actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
+			if s, err := ad.AdoptLeg(actx, l); err == nil {
+				_ = s.Hangup(actx, errLeftCall)
+			}
+			cancel()
+		}
+	}
+	now := e.opt.Now()
+	for _, l := range c.Legs {
+		if l.State != LegEnded {
+			l.State, l.Disposition, l.Reason = LegEnded, DispFailed, legReason
+			if l.AnsweredAt != nil {
+				l.Disposition = DispAnswered
+			}
+			l.EndedAt = &now
+		}
+	}
+	finish(c, now, OutcomeFailed, HangupSystem, reason)
+	if c.BridgedAt != nil {
+		c.Outcome = OutcomeCompleted
+	}
+	ended := Event{Type: EventCallEnded, Time: now.UTC()}
+	c.stamp(&ended)
+	ended.Call = c.Clone()
+	var logged []Event
+	if e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request) {
+		logged = append(logged, ended)
+	}
+	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
+	defer cancel()
+	if err := e.store.EndCall(sctx, c, e.opt.Retention, logged...); err != nil {
+		return fmt.Errorf("end call %s: %w", c.ID, err)
+	}
+	e.releaseLeftAgents(sctx, c, now)
+	e.events.publish(ended)
+	e.log.Warn("ended a call left live", "call_id", c.ID, "node", c.Node, "reason", reason)
+	return nil
+}
+
+// errLeftCall is the cause of the channels of a left call that is ended.
+var errLeftCall = errors.New("the engine node driving the call is gone")
+
+// adopt carries on a bridged call that node left, when both parties'
+// channels and the bridge can be taken over: the call becomes this
+// node's (its record says so), and a run of its own waits for its end
+// as talk does, with the time limit and the alerts still due counted
+// from the bridge. It reports false, having hung up nothing, when the
+// call cannot be adopted.
+func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) bool {
+	if c.State != StateBridged || c.BridgedAt == nil || c.Bridge == "" {
+		return false
+	}
+	fromLeg, toLeg := answeredOn(c, SideFrom), answeredOn(c, SideTo)
+	if fromLeg == nil || toLeg == nil {
+		return false
+	}
+	log := e.log.With("call_id", c.ID, "node", node)
+	actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
+	defer cancel()
+	from, err := ad.AdoptLeg(actx, fromLeg)
+	if err != nil {
+		log.Info("cannot adopt the call: from's channel", "err", err)
+		return false
+	}
+	to, err := ad.AdoptLeg(actx, toLeg)
+	if err != nil {
+		log.Info("cannot adopt the call: to's channel", "err", err)
+		return false
+	}
+	recording := ""
+	if c.RecordingURL != "" {
+		recording = RecordingName(c.Tenant, c.ID)
+	}
+	bridge, err := ad.AdoptBridge(actx, c.Bridge, from, to, recording)
+	if err != nil {
+		log.Info("cannot adopt the call: its bridge", "err", err)
+		return false
+	}
+	c.Node = e.opt.NodeID
+	run, err := e.adoptRun(ctx, c)
+	if err != nil {
+		log.Warn("cannot adopt the call", "err", err)
+		bridge.Close()
+		return false
+	}
+	for _, l := range []*Leg{fromLeg, toLeg} {
+		if l.AgentID != "" {
+			run.held[l.AgentID] = true
+			run.answeredAgent[l.Side] = l.AgentID
+		}
+	}
+	run.answered(fromLeg, from)
+	run.answered(toLeg, to)
+	log.Warn("adopted a call its node left live", "bridged_at", c.BridgedAt.String())
+	go run.run(func() { run.resume(from, to, bridge, fromLeg, toLeg) })
+	return true
+}
+
+// answeredOn is the leg of side that is answered and not ended.
+func answeredOn(c *Call, side SideName) *Leg {
+	for _, l := range c.Legs {
+		if l.Side == side && l.State == LegAnswered {
+			return l
+		}
+	}
+	return nil
+}
+
+// adoptRun makes a run for an adopted call and writes the call as this
+// node's (it moves to this node's live calls, and its events to this
+// node's stream).
+func (e *Engine) adoptRun(ctx context.Context, c *Call) (*callRun, error) {
+	e.mu.Lock()
+	switch {
+	case e.draining:
+		e.mu.Unlock()
+		return nil, ErrDraining
+	case e.leaseLost.Load():
+		e.mu.Unlock()
+		return nil, ErrNodeLeaseLost
+	case e.live[c.ID] != nil:
+		e.mu.Unlock()
+		return nil, fmt.Errorf("call %s is already live here", c.ID)
+	}
+	run := newCallRun(e, c)
+	run.started = time.Now()
+	for _, l := range c.Legs {
+		run.seq = max(run.seq, l.Seq)
+	}
+	e.live[c.ID] = run
+	e.wg.Add(1)
+	e.mu.Unlock()
+	run.logEvents = e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request)
+	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
+	err := e.store.SaveCall(sctx, c, nil)
+	cancel()
+	e.storeErr("save_call", err)
+	if err != nil {
+		e.mu.Lock()
+		delete(e.live, c.ID)
+		e.mu.Unlock()
+		e.wg.Done()
+		return nil, err
+	}
+	e.opt.Observer.CallStarted()
+	return run, nil
 }
 
 // releaseLeftAgents gives back the reservations a left call held, rather

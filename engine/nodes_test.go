@@ -14,9 +14,10 @@ import (
 )
 
 // nodeLeases stands between an engine and the store's node leases: while
-// frozen, the node's renewals report success and never reach the store
-// (from the store's side, the node stopped, as a crashed one does); while
-// failing, they fail as with a store out of reach.
+// frozen, the node's renewals of its own lease report success and never
+// reach the store, and it takes no other node's (from the store's side,
+// the node stopped, as a crashed one does); while failing, they fail as
+// with a store out of reach.
 type nodeLeases struct {
 	engine.NodeLeases
 	frozen, failing atomic.Bool
@@ -25,7 +26,7 @@ type nodeLeases struct {
 func (n *nodeLeases) LeaseNode(ctx context.Context, node, holder string, ttl time.Duration) (bool, error) {
 	switch {
 	case n.frozen.Load():
-		return true, nil
+		return strings.HasPrefix(holder, node+"/"), nil
 	case n.failing.Load():
 		return false, errors.New("store unreachable")
 	}
