@@ -3,10 +3,12 @@ package asterisk
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +48,7 @@ type harness struct {
 	srv  *aritest.Server
 	b    *Backend
 	logs *logBuffer
+	legs atomic.Int32 // leg ids given out, unique as the engine's are
 }
 
 // start runs an ARI test server and a started backend on it. The logs are
@@ -117,7 +120,7 @@ func (h *harness) dial(number string) (*Session, []engine.Progress) {
 	defer cancel()
 	var mu sync.Mutex
 	var prog []engine.Progress
-	s, err := h.b.Dial(ctx, engine.DialRequest{CallID: "c1", LegID: "l1", Number: number}, func(p engine.Progress) {
+	s, err := h.b.Dial(ctx, engine.DialRequest{CallID: "c1", LegID: fmt.Sprintf("c1-%d", h.legs.Add(1)), Number: number}, func(p engine.Progress) {
 		mu.Lock()
 		prog = append(prog, p)
 		mu.Unlock()

@@ -98,14 +98,19 @@ func (b *Backend) Bridge(x, y engine.Session) (engine.Bridge, error) {
 		br.Close()
 		return nil, fmt.Errorf("asterisk: bridge: %w", err)
 	}
-	br.mu.Lock()
-	br.stops = []func() bool{
-		context.AfterFunc(sx.ctx, func() { br.Close() }),
-		context.AfterFunc(sy.ctx, func() { br.Close() }),
-	}
-	br.mu.Unlock()
+	br.watch()
 	sx.log.Info("bridged", "bridge_id", br.id, "peer_channel", sy.id)
 	return br, nil
+}
+
+// watch closes the bridge when either session ends.
+func (br *Bridge) watch() {
+	br.mu.Lock()
+	br.stops = []func() bool{
+		context.AfterFunc(br.x.ctx, func() { br.Close() }),
+		context.AfterFunc(br.y.ctx, func() { br.Close() }),
+	}
+	br.mu.Unlock()
 }
 
 // ID is the ARI id of the bridge.
@@ -150,6 +155,12 @@ func (br *Bridge) Close() error {
 // where Recordings finds it again. Asterisk records the bridge's mix in
 // one channel (ARI cannot split the parties into left and right).
 func (br *Bridge) StartRecording(name string) error {
+	return br.startRecording(name, "overwrite")
+}
+
+// startRecording is StartRecording with Asterisk's ifExists: overwrite
+// for a new recording, append to carry one on in a new bridge.
+func (br *Bridge) startRecording(name, ifExists string) error {
 	if err := validRecordingName(name); err != nil {
 		return err
 	}
@@ -164,7 +175,7 @@ func (br *Bridge) StartRecording(name string) error {
 	}
 	ctx, cancel := context.WithTimeout(br.b.closeCtx, br.b.cfg.requestTimeout())
 	defer cancel()
-	q := url.Values{"name": {rec}, "format": {br.b.cfg.recordingFormat()}, "ifExists": {"overwrite"}}
+	q := url.Values{"name": {rec}, "format": {br.b.cfg.recordingFormat()}, "ifExists": {ifExists}}
 	if err := br.b.c.do(ctx, http.MethodPost, esc("bridges", br.id, "record"), q, nil, nil); err != nil {
 		return fmt.Errorf("asterisk: recording %q: %w", name, err)
 	}

@@ -64,7 +64,7 @@ func (b *Backend) Dial(ctx context.Context, req engine.DialRequest, progress fun
 	stop := context.AfterFunc(b.closeCtx, func() { cancel(ErrClosed) })
 	defer stop()
 
-	id := newID()
+	id := dialChannelID(req.LegID)
 	log = log.With("channel_id", id, "trunk", trunk.Name)
 	s, ok := b.newLeg(id, kindDial, log)
 	if !ok {
