@@ -290,24 +290,26 @@ var errLeftCall = errors.New("the engine node driving the call is gone")
 // from the bridge. It reports false, having hung up nothing, when the
 // call cannot be adopted.
 func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) bool {
+	log := e.log.With("call_id", c.ID, "node", node)
 	if c.State != StateBridged || c.BridgedAt == nil || c.Bridge == "" {
+		log.Warn("cannot adopt the call: not bridged", "state", c.State, "bridge", c.Bridge)
 		return false
 	}
 	fromLeg, toLeg := answeredOn(c, SideFrom), answeredOn(c, SideTo)
 	if fromLeg == nil || toLeg == nil {
+		log.Warn("cannot adopt the call: a party's leg is not answered")
 		return false
 	}
-	log := e.log.With("call_id", c.ID, "node", node)
 	actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
 	defer cancel()
 	from, err := ad.AdoptLeg(actx, fromLeg)
 	if err != nil {
-		log.Info("cannot adopt the call: from's channel", "err", err)
+		log.Warn("cannot adopt the call: from's channel", "err", err)
 		return false
 	}
 	to, err := ad.AdoptLeg(actx, toLeg)
 	if err != nil {
-		log.Info("cannot adopt the call: to's channel", "err", err)
+		log.Warn("cannot adopt the call: to's channel", "err", err)
 		return false
 	}
 	recording := ""
@@ -316,7 +318,7 @@ func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) bo
 	}
 	bridge, err := ad.AdoptBridge(actx, c.Bridge, from, to, recording)
 	if err != nil {
-		log.Info("cannot adopt the call: its bridge", "err", err)
+		log.Warn("cannot adopt the call: its bridge", "err", err)
 		return false
 	}
 	c.Node = e.opt.NodeID

@@ -27,6 +27,10 @@ import (
 // documents every key.
 type Config struct {
 	NodeID   string `yaml:"node_id"`
+	// NodeLeaseTTL is how long this node's lease in the store runs after
+	// its last renewal: the time after which other nodes take a silent
+	// node for dead and take its calls over. 0 means 15 s.
+	NodeLeaseTTL Duration `yaml:"node_lease_ttl"`
 	HTTP     string `yaml:"http"`
 	Redis    string `yaml:"redis"`
 	LogLevel string `yaml:"log_level"`
@@ -379,6 +383,7 @@ var envVars = []struct {
 	{"SWITCHBOARD_ARI_RECONNECT_MAX", func(c *Config, v string) error { return setDuration(&c.ARI.ReconnectMax, v) }},
 	{"SWITCHBOARD_ARI_SOUNDS_DIR", func(c *Config, v string) error { c.ARI.SoundsDir = v; return nil }},
 	{"SWITCHBOARD_ARI_ASTERISK_SOUNDS_DIR", func(c *Config, v string) error { c.ARI.AsteriskSoundsDir = v; return nil }},
+	{"SWITCHBOARD_NODE_LEASE_TTL", func(c *Config, v string) error { return setDuration(&c.NodeLeaseTTL, v) }},
 	{"SWITCHBOARD_RETENTION", func(c *Config, v string) error { return setDuration(&c.Defaults.Retention, v) }},
 	{"SWITCHBOARD_DRAIN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Defaults.DrainTimeout, v) }},
 	{"SWITCHBOARD_MAX_LIVE_CALLS", func(c *Config, v string) error { return setInt(&c.Defaults.MaxLiveCalls, v) }},
@@ -464,6 +469,9 @@ func (c *Config) validate() error {
 	}
 	if c.Defaults.DrainTimeout.Duration < 0 {
 		errs = append(errs, errors.New("defaults.drain_timeout must not be negative"))
+	}
+	if ttl := c.NodeLeaseTTL.Duration; ttl != 0 && (ttl < time.Second || ttl > 10*time.Minute) {
+		errs = append(errs, fmt.Errorf("node_lease_ttl %s: want 1s to 10m (0: 15s)", ttl))
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tenants {

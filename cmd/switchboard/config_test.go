@@ -51,6 +51,8 @@ func TestBadConfigGetsClearErrors(t *testing.T) {
 		{"bad http addr", "http: nowhere\n", "", "http:"},
 		{"bad redis url", "redis: localhost:6379\n", "", "redis:"},
 		{"bad trunk source", "sip:\n  trunks:\n    - {name: carrier, host: 192.0.2.1, sources: [\"192.0.2.0/33\"]}\n", "", `sip.trunks[0] ("carrier"): sources[0] "192.0.2.0/33" is not an IP or a CIDR`},
+		{"node lease too short", "node_lease_ttl: 200ms\n", "", "node_lease_ttl 200ms: want 1s to 10m"},
+		{"node lease too long", "", "SWITCHBOARD_NODE_LEASE_TTL=1h", "node_lease_ttl 1h0m0s: want 1s to 10m"},
 		{"bad rtp range", "sip:\n  rtp_port_min: 3000\n  rtp_port_max: 2000\n", "", "rtp port range"},
 		{"tenant id not integer", "tenants:\n  - user_id: abc\n    token: t\n", "", "must be a positive integer"},
 		{"tenant without token", "tenants:\n  - user_id: \"5\"\n", "", "has no token"},

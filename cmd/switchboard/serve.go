@@ -152,7 +152,9 @@ func serve(cfg Config, o serveOptions) error {
 	}
 	defer backend.Close()
 
-	eng := engine.New(store, backend, engine.Options{
+	// The engine gets the backend itself, not its wiring, so that it sees
+	// what the backend can do beyond engine.Backend (engine.Adopter).
+	eng := engine.New(store, backend.callBackend, engine.Options{
 		NodeID:       cfg.NodeID,
 		Retention:    retention(cfg.Defaults.Retention.Duration),
 		MaxLiveCalls: cfg.Defaults.MaxLiveCalls,
@@ -164,6 +166,7 @@ func serve(cfg Config, o serveOptions) error {
 		Apps:         store,
 		CallerLookup: callerLookup(&cfg),
 		Nodes:        nodeLeases(store),
+		NodeLeaseTTL: cfg.NodeLeaseTTL.Duration,
 	})
 	// Calls to the apps' numbers: the backend offers them to the engine
 	// from here on (until now it refused them, counted as no_handler).
