@@ -26,14 +26,14 @@ import (
 // variables, command-line flags. configs/switchboard.example.yaml
 // documents every key.
 type Config struct {
-	NodeID   string `yaml:"node_id"`
+	NodeID string `yaml:"node_id"`
 	// NodeLeaseTTL is how long this node's lease in the store runs after
 	// its last renewal: the time after which other nodes take a silent
 	// node for dead and take its calls over. 0 means 15 s.
 	NodeLeaseTTL Duration `yaml:"node_lease_ttl"`
-	HTTP     string `yaml:"http"`
-	Redis    string `yaml:"redis"`
-	LogLevel string `yaml:"log_level"`
+	HTTP         string   `yaml:"http"`
+	Redis        string   `yaml:"redis"`
+	LogLevel     string   `yaml:"log_level"`
 	// Backend is what calls are driven on: "sip" (the native SIP backend,
 	// the default) or "ari" (an Asterisk, configured by ARI).
 	Backend string `yaml:"backend"`
