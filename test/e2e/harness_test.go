@@ -210,6 +210,8 @@ func (n *node) clickToCall(params url.Values) string {
 // call is the part of a record the tests read.
 type call struct {
 	CallID    string     `json:"callid"`
+	Node      string     `json:"node"`
+	Reason    string     `json:"reason"`
 	State     string     `json:"state"`
 	Outcome   string     `json:"outcome"`
 	HangupBy  string     `json:"hangup_by"`
