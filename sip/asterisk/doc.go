@@ -49,8 +49,9 @@
 //     even under a cancelled context). A channel that leaves the
 //     application without a hang-up is hung up: nothing may stay up
 //     that the engine thinks ended.
-//   - Bridge: a mixing bridge (POST /bridges/{id}?type=mixing, then
-//     addChannel with both channels); Close destroys it, the sessions
+//   - Bridge: a mixing bridge (POST /bridges/{id}?type=mixing,dtmf_events,
+//     then addChannel with both channels; dtmf_events keeps it off
+//     native_rtp, where key presses would not be reported); Close destroys it, the sessions
 //     stay up; it is closed when either session ends.
 //   - Play: a channel playback of Config.Media's URI (default
 //     "sound:<id without extension>", so announcements are files in
@@ -112,6 +113,22 @@
 // in Config.URL, errors name requests by method and path below the ARI
 // base, and logged URLs carry neither credentials nor query.
 //
+// # Adoption by another node
+//
+// A dialed channel's id is "sb-" and the engine's leg id, and sessions
+// and bridges report their ids as handles (engine.Handled), which the
+// engine keeps in the record. When an engine node dies its channels stay
+// up in Asterisk, in its Stasis application, which any application may
+// drive; the node that takes over the dead node's calls (engine.Adopter)
+// registers each channel, subscribes its own application to it
+// (POST /applications/{app}/subscription?eventSource=channel:{id}) and
+// only then looks it up, so no event in between is lost; the bridge
+// likewise, its live recording going on (a bridge gone is replaced by a
+// new one of both channels, recording appended). A channel not there is
+// ErrChannelGone. Checked on Asterisk 20.20.1: a subscribed application
+// receives the hang-up events of a channel that sits in another
+// application's Stasis.
+//
 // # Not supported
 //
 //   - Recordings are Asterisk's mix of the bridge in one channel, not the
@@ -128,7 +145,8 @@
 //     rtp_timeout in Asterisk's pjsip.conf).
 //   - One WebSocket per Stasis application: Asterisk sends an
 //     application's events to one connection only, so several
-//     Switchboard nodes must use different applications.
+//     Switchboard nodes must use different applications (and inbound
+//     calls reach the node whose application the dialplan names).
 //   - A half-open TCP connection is noticed only when the operating
 //     system gives up on it; nothing pings Asterisk.
 package asterisk
