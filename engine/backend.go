@@ -160,3 +160,28 @@ type Adopter interface {
 	// recording under way (RecordingBridge), which goes on.
 	AdoptBridge(ctx context.Context, handle string, x, y Session, recording string) (Bridge, error)
 }
+
+// DispositionOfSIP maps a SIP final (non-2xx) status to the disposition
+// of the attempt: the one table both backends use (the native backend for
+// the responses it receives, the Asterisk backend for the status
+// chan_pjsip reports), so a call gets the same disposition on either.
+func DispositionOfSIP(code int) Disposition {
+	switch code {
+	case 486, 600:
+		return DispBusy
+	case 603:
+		return DispRejected
+	case 480, 408:
+		return DispNoAnswer
+	case 487:
+		return DispCanceled
+	}
+	switch {
+	case code >= 600:
+		return DispRejected
+	case code >= 500:
+		return DispCongestion
+	default: // 3xx (not followed) and 4xx
+		return DispFailed
+	}
+}

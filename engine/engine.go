@@ -325,15 +325,7 @@ func (e *Engine) Drain(ctx context.Context) {
 		return
 	case <-ctx.Done():
 	}
-	e.mu.Lock()
-	runs := make([]*callRun, 0, len(e.live))
-	for _, r := range e.live {
-		runs = append(runs, r)
-	}
-	e.mu.Unlock()
-	for _, r := range runs {
-		r.stop(HangupSystem, errShutdown)
-	}
+	e.stopAll(errShutdown)
 	<-done
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard/switchboard/dialer"
 	"github.com/switchboard/switchboard/media"
 )
 
@@ -241,23 +242,11 @@ func (c Config) Validate() error {
 // route picks the trunk for number: the longest matching prefix, else the
 // trunk without prefixes.
 func (c Config) route(number string) (*Trunk, error) {
-	var best *Trunk
-	bestLen := -1
-	for i := range c.Trunks {
-		t := &c.Trunks[i]
-		if len(t.Prefixes) == 0 && bestLen < 0 {
-			best, bestLen = t, 0
-		}
-		for _, p := range t.Prefixes {
-			if strings.HasPrefix(number, p) && len(p) > bestLen {
-				best, bestLen = t, len(p)
-			}
-		}
-	}
-	if best == nil {
+	i := dialer.Route(number, len(c.Trunks), func(i int) []string { return c.Trunks[i].Prefixes })
+	if i < 0 {
 		return nil, fmt.Errorf("no trunk routes %q", number)
 	}
-	return best, nil
+	return &c.Trunks[i], nil
 }
 
 func validHost(h string) bool {

@@ -84,7 +84,7 @@ func classifyInviteError(ctx context.Context, err error) *engine.DialError {
 	}
 
 	if code >= 300 {
-		return &engine.DialError{Disposition: dispositionOf(code), SIPCode: code, Reason: reason, Err: err}
+		return &engine.DialError{Disposition: engine.DispositionOfSIP(code), SIPCode: code, Reason: reason, Err: err}
 	}
 
 	switch {
@@ -103,28 +103,6 @@ func classifyInviteError(ctx context.Context, err error) *engine.DialError {
 		return &engine.DialError{Disposition: engine.DispFailed, Reason: "transport error", Err: err}
 	default:
 		return &engine.DialError{Disposition: engine.DispFailed, Reason: "invite failed", Err: err}
-	}
-}
-
-// dispositionOf maps a SIP final (non-2xx) status code.
-func dispositionOf(code int) engine.Disposition {
-	switch code {
-	case 486, 600:
-		return engine.DispBusy
-	case 603:
-		return engine.DispRejected
-	case 480, 408:
-		return engine.DispNoAnswer
-	case 487:
-		return engine.DispCanceled
-	}
-	switch {
-	case code >= 600:
-		return engine.DispRejected
-	case code >= 500:
-		return engine.DispCongestion
-	default: // 3xx (not followed) and 4xx
-		return engine.DispFailed
 	}
 }
 

@@ -126,7 +126,7 @@ func TestClassifyInviteError(t *testing.T) {
 
 func TestDispositionOfCoversEveryClass(t *testing.T) {
 	for code := 300; code < 700; code++ {
-		d := dispositionOf(code)
+		d := engine.DispositionOfSIP(code)
 		if d == "" || d == engine.DispAnswered {
 			t.Fatalf("code %d -> %q", code, d)
 		}

@@ -68,30 +68,6 @@ func dispositionOfCause(cause int) (d engine.Disposition, ok bool) {
 	return engine.DispFailed, false
 }
 
-// dispositionOfSIP maps a SIP final (non-2xx) status exactly as the
-// native backend does (package sip, dispositionOf), so a call gets the
-// same disposition on either backend.
-func dispositionOfSIP(code int) engine.Disposition {
-	switch code {
-	case 486, 600:
-		return engine.DispBusy
-	case 603:
-		return engine.DispRejected
-	case 480, 408:
-		return engine.DispNoAnswer
-	case 487:
-		return engine.DispCanceled
-	}
-	switch {
-	case code >= 600:
-		return engine.DispRejected
-	case code >= 500:
-		return engine.DispCongestion
-	default: // 3xx (not followed) and 4xx
-		return engine.DispFailed
-	}
-}
-
 // dispositionOfDialStatus maps the final dialstatus of a Dial event (used
 // when the channel ended without a cause the table knows).
 func dispositionOfDialStatus(status string) (engine.Disposition, bool) {
@@ -146,7 +122,7 @@ type dialOutcome struct {
 //
 // When Asterisk reports the SIP status of the final response (chan_pjsip
 // sets ChannelDestroyed's tech_cause, Asterisk 20), it decides, by the
-// native backend's own table (dispositionOfSIP), and is the SIPCode;
+// one table both backends use (engine.DispositionOfSIP), and is the SIPCode;
 // otherwise SIPCode is 0 and the Q.850 cause decides. Reason carries the
 // Q.850 cause and Asterisk's text for it.
 func classifyDial(ctx context.Context, o dialOutcome) *engine.DialError {
@@ -173,7 +149,7 @@ func classifyDial(ctx context.Context, o dialOutcome) *engine.DialError {
 	}
 	reason := causeReason(o.cause, o.causeTxt)
 	if o.sipCode >= 300 && o.sipCode < 700 {
-		return &engine.DialError{Disposition: dispositionOfSIP(o.sipCode), SIPCode: o.sipCode, Reason: reason}
+		return &engine.DialError{Disposition: engine.DispositionOfSIP(o.sipCode), SIPCode: o.sipCode, Reason: reason}
 	}
 	if d, ok := dispositionOfCause(o.cause); ok {
 		return &engine.DialError{Disposition: d, Reason: reason}

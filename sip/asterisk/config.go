@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard/switchboard/dialer"
 	"github.com/switchboard/switchboard/engine"
 )
 
@@ -233,23 +234,11 @@ func (t Trunk) endpoint(number string) string {
 // route picks the trunk for number: the longest matching prefix, else
 // the trunk without prefixes.
 func (c Config) route(number string) (*Trunk, error) {
-	var best *Trunk
-	bestLen := -1
-	for i := range c.Trunks {
-		t := &c.Trunks[i]
-		if len(t.Prefixes) == 0 && bestLen < 0 {
-			best, bestLen = t, 0
-		}
-		for _, p := range t.Prefixes {
-			if strings.HasPrefix(number, p) && len(p) > bestLen {
-				best, bestLen = t, len(p)
-			}
-		}
-	}
-	if best == nil {
+	i := dialer.Route(number, len(c.Trunks), func(i int) []string { return c.Trunks[i].Prefixes })
+	if i < 0 {
 		return nil, fmt.Errorf("no trunk routes %q", number)
 	}
-	return best, nil
+	return &c.Trunks[i], nil
 }
 
 // validNumber reports whether s can stand in an endpoint or a caller ID
