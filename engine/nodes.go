@@ -167,6 +167,12 @@ func (e *Engine) stopAll(cause error) {
 // was only cut off finds its renewal refused meanwhile, and stops its
 // calls too.
 func (e *Engine) reapDeadNodes(ctx context.Context, holder string, ttl time.Duration) {
+	if e.backend.Ready() != nil {
+		// A node that cannot reach its telephony now could neither adopt
+		// a dead node's calls nor hang their channels up: it leaves them
+		// to a node that can, or to itself once it can.
+		return
+	}
 	nodes := e.opt.Nodes
 	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
 	defer cancel()

@@ -121,7 +121,12 @@ func New(cfg Config, logger *slog.Logger) (*Backend, error) {
 // Start connects the event WebSocket (ctx bounds this first connection
 // only) and keeps it connected in the background until Close: when it
 // drops, it is reconnected with backoff and what happened meanwhile is
-// reconciled (see the package doc).
+// reconciled (see the package doc). An Asterisk that refuses the
+// connection (wrong URL, user or password) is an error; one that cannot
+// be reached yet (down, still starting) is not: the backend starts
+// disconnected (Ready is ErrDisconnected, dials fail at once) and
+// connects as soon as Asterisk answers, so a node may start before its
+// Asterisk.
 func (b *Backend) Start(ctx context.Context) error {
 	b.mu.Lock()
 	switch {
@@ -134,21 +139,27 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	ws, err := b.dialEvents(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, errUnreachable) {
 		return err
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		ws.Close()
+		if ws != nil {
+			ws.Close()
+		}
 		return ErrClosed
 	}
 	b.started = true
 	b.ws = ws
-	b.connected.Store(true)
+	b.connected.Store(ws != nil)
 	b.wg.Add(1)
 	b.mu.Unlock()
 	go b.serve(ws)
+	if ws == nil {
+		b.log.Warn("ARI not reachable; started disconnected, connecting in the background", "url", redactURL(b.base), "app", b.cfg.app(), "error", err)
+		return nil
+	}
 	b.log.Info("ARI connected", "url", redactURL(b.base), "app", b.cfg.app())
 	return nil
 }

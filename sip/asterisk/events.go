@@ -138,24 +138,33 @@ func (b *Backend) dialEvents(ctx context.Context) (*websocket.Conn, error) {
 		if errors.As(err, &de) {
 			err = de.Err
 		}
-		hint := ""
 		if errors.Is(err, websocket.ErrBadStatus) {
-			hint = " (wrong URL, user or password, or ARI disabled?)"
+			// Asterisk answered and refused: a configuration mistake.
+			return nil, errorf("event WebSocket %s: %w (wrong URL, user or password, or ARI disabled?)", redactURL(&loc), err)
 		}
-		return nil, errorf("event WebSocket %s: %v%s", redactURL(&loc), err, hint)
+		return nil, errorf("event WebSocket %s: %w: %v", redactURL(&loc), errUnreachable, err)
 	}
 	ws.MaxPayloadBytes = 8 << 20
 	return ws, nil
 }
 
+// errUnreachable: the event WebSocket could not be opened because
+// Asterisk did not answer (down, not yet started, network), as opposed to
+// Asterisk refusing it.
+var errUnreachable = errors.New("Asterisk not reachable")
+
 // serve reads events until the connection drops, then reconnects and
-// reconciles, until Close.
+// reconciles, until Close. Without a first connection (ws nil: Asterisk
+// was not reachable at Start) it begins by reconnecting.
 func (b *Backend) serve(ws *websocket.Conn) {
 	defer b.wg.Done()
 	for {
-		err := b.read(ws)
-		b.connected.Store(false)
-		ws.Close()
+		var err error = errUnreachable
+		if ws != nil {
+			err = b.read(ws)
+			b.connected.Store(false)
+			ws.Close()
+		}
 		if b.closeCtx.Err() != nil {
 			return
 		}

@@ -3,7 +3,9 @@ package asterisk
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -137,4 +139,73 @@ func TestBadCredentials(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), testPassword) {
 		t.Errorf("REST: %v", err)
 	}
+}
+
+// An Asterisk that cannot be reached at Start (down, still starting) is
+// not an error: the backend starts disconnected, refuses dials, and
+// connects once Asterisk answers.
+func TestStartBeforeAsterisk(t *testing.T) {
+	srv := aritest.Start(t, aritest.Options{User: testUser, Password: testPassword})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there yet
+	b, err := New(Config{URL: "http://" + addr + "/ari", User: testUser, Password: testPassword,
+		Trunks:       []Trunk{{Name: "carrier", Endpoint: "PJSIP/{number}@carrier"}},
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatalf("Start with Asterisk down: %v", err)
+	}
+	if !errors.Is(b.Ready(), ErrDisconnected) {
+		t.Fatalf("ready: %v", b.Ready())
+	}
+	if _, err := b.Dial(context.Background(), engine.DialRequest{Number: "1000"}, nil); err == nil {
+		t.Fatal("dialed with Asterisk down")
+	}
+
+	// Asterisk comes up at the address: a forwarder to the test server.
+	up, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	t.Cleanup(func() { up.Close() })
+	target := strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "http://"), "/ari")
+	go func() {
+		for {
+			c, err := up.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go io.Copy(s, c)
+				io.Copy(c, s)
+			}()
+		}
+	}()
+	deadline := time.Now().Add(waitFor)
+	for b.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("never connected: %v", b.Ready())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	s, err := b.Dial(ctx, engine.DialRequest{Number: "1000"}, nil)
+	if err != nil {
+		t.Fatalf("dial once connected: %v", err)
+	}
+	s.Hangup(ctx, nil)
 }
