@@ -110,6 +110,9 @@ var (
 type AgentStore interface {
 	PutAgent(ctx context.Context, a *Agent) error
 	GetAgent(ctx context.Context, tenant, id string) (*Agent, error)
+	// GetAgents reads the agents of ids in one round trip, in order: nil
+	// for an id the tenant has no agent under (a group's member deleted).
+	GetAgents(ctx context.Context, tenant string, ids []string) ([]*Agent, error)
 	ListAgents(ctx context.Context, tenant string) ([]*Agent, error)
 	// DeleteAgent removes the agent; its reservations stay until their
 	// calls release them or their leases expire.

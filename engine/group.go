@@ -269,18 +269,27 @@ func (r *callRun) members(ctx context.Context, h *groupHunt) []member {
 		states = make([]AgentState, len(ids))
 	}
 	now := r.e.opt.Now()
+	// On a failed read nobody is offered the call (nor taken for
+	// deleted); a later pass reads again.
+	found, err := agents.GetAgents(sctx, r.call.Tenant, ids)
+	r.e.storeErr("get_agents", err)
+	if err == nil && len(found) != len(ids) {
+		err = fmt.Errorf("store returned %d agents for %d ids", len(found), len(ids))
+	}
 	out := make([]member, 0, len(ids))
 	for i, m := range h.g.Members {
-		a, err := agents.GetAgent(sctx, r.call.Tenant, m.AgentID)
-		r.e.storeErr("get_agent", err)
+		var a *Agent
+		if err == nil {
+			a = found[i]
+		}
 		available, slots := false, 0
-		if err == nil && !r.holds(m.AgentID) {
+		if a != nil && !r.holds(m.AgentID) {
 			v := agentView(a, states[i], now)
 			if available, _ = dialer.Eligible(v, h.filter, now); available {
 				slots = max(v.Capacity, 1) - v.Active
 			}
 		}
-		deleted := errors.Is(err, ErrNotFound)
+		deleted := err == nil && a == nil
 		out = append(out, member{
 			cand: dialer.Candidate{
 				AgentID: m.AgentID, Priority: m.Priority, Index: i,

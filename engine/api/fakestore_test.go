@@ -113,6 +113,21 @@ func (f *fakeStore) PutAgent(_ context.Context, a *engine.Agent) error {
 	return nil
 }
 
+func (f *fakeStore) GetAgents(ctx context.Context, tenant string, ids []string) ([]*engine.Agent, error) {
+	out := make([]*engine.Agent, len(ids))
+	for i, id := range ids {
+		a, err := f.GetAgent(ctx, tenant, id)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			out[i] = a
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeStore) GetAgent(_ context.Context, tenant, id string) (*engine.Agent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -98,6 +98,21 @@ func (s *Store) GetAgent(_ context.Context, tenant, id string) (*engine.Agent, e
 	return nil, fmt.Errorf("memory store: get agent %s/%s: %w", tenant, id, engine.ErrNotFound)
 }
 
+// GetAgents returns copies of the agents of ids, nil where there is none.
+func (s *Store) GetAgents(_ context.Context, tenant string, ids []string) ([]*engine.Agent, error) {
+	s.book.mu.Lock()
+	defer s.book.mu.Unlock()
+	out := make([]*engine.Agent, len(ids))
+	if tb := s.book.tenant(tenant, false); tb != nil {
+		for i, id := range ids {
+			if a := tb.agents[id]; a != nil {
+				out[i] = cloneAgent(a)
+			}
+		}
+	}
+	return out, nil
+}
+
 // ListAgents returns copies of the tenant's agents sorted by id.
 func (s *Store) ListAgents(_ context.Context, tenant string) ([]*engine.Agent, error) {
 	s.book.mu.Lock()

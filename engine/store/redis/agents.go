@@ -104,6 +104,33 @@ func (d directory[T]) get(ctx context.Context, s *Store, tenant, id string) (*T,
 	return v, nil
 }
 
+// getMany reads several fields of the tenant's hash (one HMGET), in
+// order, nil for a field that is not there.
+func (d directory[T]) getMany(ctx context.Context, s *Store, tenant string, ids []string) ([]*T, error) {
+	op := "get " + d.name + "s of " + tenant
+	if err := checkTenant(op, tenant); err != nil {
+		return nil, err
+	}
+	out := make([]*T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	vals, err := s.c.HMGet(ctx, d.key(s, tenant), ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %s: %w", op, err)
+	}
+	for i, v := range vals {
+		js, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if out[i], err = d.decode(tenant, ids[i], js); err != nil {
+			return nil, fmt.Errorf("redis store: %s: %w", op, err)
+		}
+	}
+	return out, nil
+}
+
 // list reads the tenant's hash (one HGETALL), sorted by id.
 func (d directory[T]) list(ctx context.Context, s *Store, tenant string) ([]*T, error) {
 	op := "list " + d.name + "s of " + tenant
@@ -148,6 +175,11 @@ func (s *Store) PutAgent(ctx context.Context, a *engine.Agent) error { return ag
 // GetAgent reads one agent: one HGET.
 func (s *Store) GetAgent(ctx context.Context, tenant, id string) (*engine.Agent, error) {
 	return agentDir.get(ctx, s, tenant, id)
+}
+
+// GetAgents reads several agents: one HMGET.
+func (s *Store) GetAgents(ctx context.Context, tenant string, ids []string) ([]*engine.Agent, error) {
+	return agentDir.getMany(ctx, s, tenant, ids)
 }
 
 // ListAgents reads the tenant's agents sorted by id: one HGETALL.

@@ -343,6 +343,7 @@ func TestAgentRoundTrips(t *testing.T) {
 	}{
 		{"PutAgent", 1, func() error { return s.PutAgent(ctx, ag) }},
 		{"GetAgent", 1, func() error { _, err := s.GetAgent(ctx, "t1", "ag1"); return err }},
+		{"GetAgents", 1, func() error { _, err := s.GetAgents(ctx, "t1", []string{"ag1", "nobody"}); return err }},
 		{"ListAgents", 1, func() error { _, err := s.ListAgents(ctx, "t1"); return err }},
 		{"PutGroup", 1, func() error { return s.PutGroup(ctx, g) }},
 		{"GetGroup", 1, func() error { _, err := s.GetGroup(ctx, "t1", "g1"); return err }},

@@ -238,7 +238,8 @@
 // made again and the read repeated) or the read meets trimmed entries
 // (their XACK, then the pending entries after them).
 //
-// Agent side, once per method: 1 for PutAgent, GetAgent, ListAgents,
+// Agent side, once per method: 1 for PutAgent, GetAgent, GetAgents
+// (HMGET; 0 for no ids), ListAgents,
 // DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates
 // (one pipeline; 0 for no ids), Reserve, Release, RoundRobinLast,
 // SetRoundRobinLast, Sticky, SetSticky, JoinQueue, LeaveQueue, AddDND,

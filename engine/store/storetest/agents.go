@@ -62,6 +62,7 @@ func RunAgents(t *testing.T, newStore func(t *testing.T) engine.AgentStore) {
 		{"AgentReplaceAndDelete", testAgentReplaceAndDelete},
 		{"AgentTenants", testAgentTenants},
 		{"AgentCopies", testAgentCopies},
+		{"GetAgents", testGetAgents},
 		{"GroupRoundTrip", testGroupRoundTrip},
 		{"GroupReplaceAndDelete", testGroupReplaceAndDelete},
 		{"GroupCopies", testGroupCopies},
@@ -435,4 +436,32 @@ func stateString(st engine.AgentState) string {
 	}
 	slices.Sort(calls)
 	return fmt.Sprintf("calls=%v wrap_until=%s last_end=%s taken=%d", calls, ms(st.WrapUpUntil), ms(st.LastCallEnd), st.CallsTaken)
+}
+
+// GetAgents reads several agents in the order asked, nil for an id the
+// tenant has none under (another tenant's agent included), and copies.
+func testGetAgents(t *testing.T, s engine.AgentStore) {
+	ctx := t.Context()
+	a1, a2 := agent("tenant-a", "ag-1"), agent("tenant-a", "ag-2")
+	a2.MaxCalls = 3
+	putAgent(t, s, a1)
+	putAgent(t, s, a2)
+	putAgent(t, s, agent("tenant-b", "ag-3"))
+	got, err := s.GetAgents(ctx, "tenant-a", []string{"ag-2", "nobody", "ag-3", "ag-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[1] != nil || got[2] != nil {
+		t.Fatalf("GetAgents: %v", got)
+	}
+	if jsonOf(t, got[0]) != jsonOf(t, a2) || jsonOf(t, got[3]) != jsonOf(t, a1) {
+		t.Fatalf("GetAgents: %s %s", jsonOf(t, got[0]), jsonOf(t, got[3]))
+	}
+	got[0].MaxCalls = 99
+	if again, _ := s.GetAgent(ctx, "tenant-a", "ag-2"); again.MaxCalls != 3 {
+		t.Fatal("GetAgents returned the stored agent, not a copy")
+	}
+	if none, err := s.GetAgents(ctx, "tenant-a", nil); err != nil || len(none) != 0 {
+		t.Fatalf("GetAgents of no ids: %v %v", none, err)
+	}
 }
