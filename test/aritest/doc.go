@@ -85,12 +85,20 @@
 //     a destroyed bridge cuts its playback without PlaybackFinished;
 //   - error bodies and messages for unknown channels, bridges, variables.
 //
-// # Behaviour inferred from Asterisk's source, not captured
+// # chan_pjsip, checked against Asterisk 20.20.1 with pjproject 2.17
 //
 // chan_pjsip endpoints ("PJSIP/number@trunk"): every refusal queues a
-// hang-up, so ChannelHangupRequest {cause, tech_cause} precedes Dial with
-// the status for the cause and ChannelDestroyed carries tech_cause (the SIP
-// status chan_pjsip maps the cause to). chan_sip 404/410/500/502/503 are a
+// hang-up, so ChannelHangupRequest {cause, tech_cause} comes before the
+// Dial with the final status, and ChannelDestroyed carries tech_cause, the
+// SIP status received: a 486 gives ChannelHangupRequest 17/486, Dial BUSY,
+// ChannelDestroyed 17 "User busy" 486; a 603 gives ChannelHangupRequest
+// 21/603, Dial NOANSWER, ChannelDestroyed 21 "Call Rejected" 603. The first
+// Dial (empty dialstatus) may come before or after that hang-up request
+// on a real Asterisk (two threads race); here it comes before.
+//
+// # Behaviour inferred from Asterisk's source, not captured
+//
+// chan_sip 404/410/500/502/503 are a
 // CONGESTION indication. Inbound calls enter Stasis in state Ring with
 // their dialplan location at Stasis and only a StasisStart. Snoop channels
 // enter Stasis like created channels and end (cause 16) with the channel
