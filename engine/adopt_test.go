@@ -64,6 +64,9 @@ type pbxNode struct {
 	pbx    *pbx
 	dead   atomic.Bool
 	adopts atomic.Int32
+	// failing makes every look at a channel fail (a request that timed
+	// out): nothing can be said of whether it is up.
+	failing atomic.Bool
 }
 
 var _ engine.Adopter = (*pbxNode)(nil)
@@ -90,9 +93,12 @@ func (b *pbxNode) Bridge(x, y engine.Session) (engine.Bridge, error) {
 }
 
 func (b *pbxNode) AdoptLeg(ctx context.Context, leg *engine.Leg) (engine.Session, error) {
+	if b.failing.Load() {
+		return nil, errors.New("request timed out")
+	}
 	ch := b.pbx.channel(leg.Channel)
 	if ch == nil || ch.ctx.Err() != nil {
-		return nil, errors.New("channel gone")
+		return nil, fmt.Errorf("channel %q: %w", leg.Channel, engine.ErrNotFound)
 	}
 	b.adopts.Add(1)
 	return &pbxSession{node: b, ch: ch, handle: leg.Channel}, nil
@@ -286,4 +292,55 @@ func (h huntingNode) Dial(ctx context.Context, req engine.DialRequest, progress 
 		return h.ring.Dial(ctx, req, progress)
 	}
 	return h.pbxNode.Dial(ctx, req, progress)
+}
+
+// A left call whose channels cannot be looked at now is not recorded as
+// ended while they may be up: it stays live until they can, then ends
+// with its channels hung up.
+func TestLeftCallWaitsUntilItsChannelsCanBeReached(t *testing.T) {
+	st := memory.New(memory.Options{})
+	t.Cleanup(func() { st.Close() })
+	sw := &pbx{channels: map[string]*pbxChannel{}}
+	var aDead atomic.Bool
+	ba := &pbxNode{pbx: sw}
+	aLeases := &nodeLeases{NodeLeases: st}
+	fb := newFakeBackend(map[string]string{"5550002": "noanswer"})
+	a := engine.New(deadStore{st, &aDead}, huntingNode{pbxNode: ba, ring: fb}, engine.Options{NodeID: "node-a", Nodes: aLeases, NodeLeaseTTL: testLeaseTTL})
+	actx, stopA := context.WithCancel(context.Background())
+	t.Cleanup(stopA)
+	if err := a.StartLiveness(actx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.Originate(context.Background(), "1", engine.CallRequest{From: side(dialer.OneByOne, 0, "5550001"), To: engine.SideRequest{Type: engine.TargetNumber, Values: []string{"5550002"}, Strategy: dialer.OneByOne, RingTime: 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storedCall(t, st, c.ID, func(c *engine.Call) bool { return c.State == engine.StateDialingTo && len(c.Legs) == 2 })
+	aDead.Store(true)
+	ba.dead.Store(true)
+	aLeases.frozen.Store(true)
+	bb := &pbxNode{pbx: sw}
+	bb.failing.Store(true)
+	b := engine.New(st, bb, engine.Options{NodeID: "node-b", Nodes: st, NodeLeaseTTL: testLeaseTTL})
+	bctx, stopB := context.WithCancel(context.Background())
+	t.Cleanup(stopB)
+	if err := b.StartLiveness(bctx); err != nil {
+		t.Fatal(err)
+	}
+	// Several lease times pass with node-b unable to look: the call stays.
+	time.Sleep(4 * testLeaseTTL)
+	if got, _ := st.GetCall(context.Background(), c.ID); !got.Live() {
+		t.Fatalf("ended while its channels could not be looked at: %q", got.Reason)
+	}
+	if up := sw.up(); len(up) != 1 {
+		t.Fatalf("channels up: %v", up)
+	}
+	bb.failing.Store(false)
+	got := storedCall(t, st, c.ID, func(c *engine.Call) bool { return !c.Live() })
+	if !strings.Contains(got.Reason, "node-a stopped renewing") {
+		t.Fatalf("record: %q", got.Reason)
+	}
+	if up := sw.up(); len(up) != 0 {
+		t.Fatalf("channels left up: %v", up)
+	}
 }

@@ -152,7 +152,9 @@ type Adopter interface {
 	// AdoptLeg finds the live channel of one of a dead node's legs (by
 	// its Channel, or for a leg that never answered by the backend's
 	// own naming of the attempt) and takes its events from now on. An
-	// error when the channel is gone.
+	// error wrapping ErrNotFound when the channel is gone; any other
+	// error means it could not be looked at now (the call is then left
+	// for a later try, never recorded as ended while it may be up).
 	AdoptLeg(ctx context.Context, leg *Leg) (Session, error)
 	// AdoptBridge takes over the bridge of handle that joins x and y
 	// (x first, as Bridge was given them), or joins them in a new one

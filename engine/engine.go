@@ -132,6 +132,9 @@ type Engine struct {
 	holderOnce sync.Once
 	holder     string
 	leaseLost  atomic.Bool
+	// recoverPending: Recover left this node's old calls for later, its
+	// backend (one that can adopt) not being ready.
+	recoverPending atomic.Bool
 }
 
 // New returns an engine that records in store and dials through backend.
@@ -150,16 +153,27 @@ func New(store Store, backend Backend, opt Options) *Engine {
 // NodeID is the id this node writes into its records.
 func (e *Engine) NodeID() string { return e.opt.NodeID }
 
-// Recover ends, with a record, every call the store still lists as live
-// for this node: a previous process with this node id died with them, and
-// native SIP dialogs die with their process. Run it once at start-up,
-// before taking calls.
+// Recover takes over every call the store still lists as live for this
+// node: a previous process with this node id died with them. On a
+// backend whose calls outlive their node (Adopter) bridged calls are
+// adopted and carried on, and when that backend is not ready yet they
+// wait for it (liveness recovers them); every other call is ended with a
+// record (native SIP dialogs die with their process). Run it once at
+// start-up, after StartLiveness and before taking calls.
 func (e *Engine) Recover(ctx context.Context) (int, error) {
 	ids, err := e.store.LiveCalls(ctx, e.opt.NodeID)
 	if err != nil {
 		return 0, fmt.Errorf("recover: list live calls: %w", err)
 	}
-	n, err := e.endLeftCalls(ctx, e.opt.NodeID, ids, "engine node restarted while the call was live", "engine node restarted")
+	if _, ok := e.backend.(Adopter); ok && len(ids) > 0 && e.backend.Ready() != nil {
+		// Their channels may still be up, and cannot be looked at now:
+		// liveness recovers them once the backend is ready.
+		e.recoverPending.Store(true)
+		e.log.Warn("calls left live by a previous run kept until the backend is ready", "calls", len(ids))
+		return 0, nil
+	}
+	e.recoverPending.Store(false)
+	n, err := e.endLeftCalls(ctx, e.opt.NodeID, ids, "engine node restarted while the call was live", "engine node restarted", nil)
 	if err != nil {
 		return n, fmt.Errorf("recover: %w", err)
 	}

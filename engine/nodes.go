@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -100,17 +101,20 @@ func (e *Engine) leaseHolder() string {
 	return e.holder
 }
 
-// keepLiveness renews the lease every third of its time and looks for
-// dead nodes as often. A renewal refused, or none achieved within the
-// lease time (the store was out of reach, or this process stalled), means
-// other nodes may take this node for dead and end its calls: the node
-// then stops its own live calls too, rather than carry on calls the
-// store may already show as ended, and takes its lease again.
+// keepLiveness renews the lease every third of its time and, in a
+// goroutine of its own so that a long takeover never delays a renewal,
+// looks for dead nodes as often. A renewal refused, or none sent within
+// two thirds of the lease time before it succeeded (the store was out of
+// reach, or this process stalled), means other nodes may soon take this
+// node for dead and take its calls over: the node then stops its own live
+// calls, a third of the lease time before another node could take the
+// lease, and takes no calls until it holds its lease again.
 func (e *Engine) keepLiveness(ctx context.Context, holder string, ttl time.Duration) {
 	nodes := e.opt.Nodes
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
-	renewed := time.Now()
+	renewed := time.Now() // when the last successful renewal was sent
+	var reaping atomic.Bool
 	for {
 		select {
 		case <-ctx.Done():
@@ -120,31 +124,44 @@ func (e *Engine) keepLiveness(ctx context.Context, holder string, ttl time.Durat
 			return
 		case <-tick.C:
 		}
-		sctx, cancel := context.WithTimeout(ctx, min(e.opt.StoreTimeout, ttl/3))
+		sent := time.Now()
+		sctx, cancel := context.WithTimeout(ctx, ttl/3)
 		ok, err := nodes.LeaseNode(sctx, e.opt.NodeID, holder, ttl)
 		cancel()
 		e.storeErr("lease_node", err)
+		late := sent.Sub(renewed) > ttl*2/3
 		switch {
-		case err == nil && ok && time.Since(renewed) <= ttl:
-			renewed = time.Now()
+		case err == nil && ok && !late:
+			renewed = sent
 			if e.leaseLost.CompareAndSwap(true, false) {
 				e.log.Warn("node lease taken again: taking calls", "node", e.opt.NodeID)
 			}
-		case err == nil || time.Since(renewed) > ttl:
+		case err == nil || time.Since(renewed) > ttl*2/3:
 			// Refused, or renewed too late to be sure nobody took it.
 			if !e.leaseLost.Swap(true) {
 				e.log.Error("node lease lost: stopping this node's live calls", "node", e.opt.NodeID, "refused", err == nil && !ok, "since_renewal", time.Since(renewed).String())
 			}
 			e.stopAll(ErrNodeLeaseLost)
 			if err == nil && ok {
-				renewed = time.Now()
+				renewed = sent
 				e.leaseLost.Store(false)
 			}
 			continue
 		default:
-			continue // a store error within the lease time: try again
+			continue // a store error, not yet late: try again
 		}
-		e.reapDeadNodes(ctx, holder, ttl)
+		if e.recoverPending.Load() && e.backend.Ready() == nil {
+			// Recover found the backend not ready at start.
+			if _, err := e.Recover(ctx); err != nil {
+				e.log.Warn("recover", "err", err)
+			}
+		}
+		if !e.Draining() && reaping.CompareAndSwap(false, true) {
+			go func() {
+				defer reaping.Store(false)
+				e.reapDeadNodes(ctx, holder, ttl)
+			}()
+		}
 	}
 }
 
@@ -175,24 +192,36 @@ func (e *Engine) reapDeadNodes(ctx context.Context, holder string, ttl time.Dura
 	}
 	nodes := e.opt.Nodes
 	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-	defer cancel()
 	all, err := nodes.LiveNodes(sctx)
+	cancel()
 	e.storeErr("live_nodes", err)
 	for _, node := range all {
-		if node == e.opt.NodeID || ctx.Err() != nil {
+		if node == e.opt.NodeID || ctx.Err() != nil || e.Draining() {
 			continue
 		}
+		sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
 		ids, err := e.store.LiveCalls(sctx, node)
 		e.storeErr("live_calls", err)
-		if err != nil || len(ids) == 0 {
-			continue
+		ok := false
+		if err == nil && len(ids) > 0 {
+			ok, err = nodes.LeaseNode(sctx, node, holder, ttl)
+			e.storeErr("lease_node", err)
 		}
-		ok, err := nodes.LeaseNode(sctx, node, holder, ttl)
-		e.storeErr("lease_node", err)
+		cancel()
 		if err != nil || !ok {
-			continue // alive, or another node reaps it
+			continue // none left, alive, or another node reaps it
 		}
-		n, err := e.endLeftCalls(ctx, node, ids, fmt.Sprintf("engine node %s stopped renewing its lease while the call was live", node), "engine node "+node+" gone")
+		n, err := e.endLeftCalls(ctx, node, ids, fmt.Sprintf("engine node %s stopped renewing its lease while the call was live", node), "engine node "+node+" gone",
+			func() bool {
+				// Still the reaper before each call: the lease renewed, so no
+				// other node (nor the dead one, back under its id) takes
+				// the same calls meanwhile.
+				lctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
+				defer cancel()
+				ok, err := nodes.LeaseNode(lctx, node, holder, ttl)
+				e.storeErr("lease_node", err)
+				return err == nil && ok
+			})
 		if err != nil {
 			e.log.Warn("taking over a dead node's calls", "node", node, "err", err)
 		}
@@ -211,10 +240,13 @@ func (e *Engine) reapDeadNodes(ctx context.Context, holder string, ttl time.Dura
 // reach them, hung up, the agents the call reserved released, and
 // call.ended logged and published. It returns how many calls it took over
 // either way.
-func (e *Engine) endLeftCalls(ctx context.Context, node string, ids []string, reason, legReason string) (int, error) {
+func (e *Engine) endLeftCalls(ctx context.Context, node string, ids []string, reason, legReason string, stillMine func() bool) (int, error) {
 	ad, _ := e.backend.(Adopter)
 	n := 0
 	for _, id := range ids {
+		if stillMine != nil && !stillMine() {
+			return n, errors.New("lost the lease of node " + node)
+		}
 		sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
 		c, err := e.store.GetCall(sctx, id)
 		cancel()
@@ -227,31 +259,50 @@ func (e *Engine) endLeftCalls(ctx context.Context, node string, ids []string, re
 		if !c.Live() || c.Node != node {
 			continue
 		}
-		if ad != nil && e.adopt(ctx, c, ad, node) {
-			n++
-			continue
+		if ad != nil {
+			switch e.adopt(ctx, c, ad, node) {
+			case adopted:
+				n++
+				continue
+			case adoptLater:
+				continue
+			}
 		}
-		if err := e.endLeftCall(ctx, c, ad, reason, legReason); err != nil {
+		switch err := e.endLeftCall(ctx, c, ad, reason, legReason); {
+		case errors.Is(err, errTryLater):
+		case err != nil:
 			return n, err
+		default:
+			n++
 		}
-		n++
 	}
 	return n, nil
 }
 
+// errTryLater: a left call's channels could not be looked at now (the
+// backend's connection is down, a request failed): it is left live for a
+// later pass rather than recorded as ended while its channels may be up.
+var errTryLater = errors.New("left call kept for a later pass")
+
 // endLeftCall ends one call a node left live, with a final record.
 func (e *Engine) endLeftCall(ctx context.Context, c *Call, ad Adopter, reason, legReason string) error {
 	if ad != nil {
-		// Nothing of the call may stay up once its record says it ended.
+		// Nothing of the call may stay up once its record says it ended:
+		// each channel is hung up, or found gone (ErrNotFound).
 		for _, l := range c.Legs {
 			if l.State == LegEnded || l.Inbound && l.Channel == "" {
 				continue
 			}
 			actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
-			if s, err := ad.AdoptLeg(actx, l); err == nil {
+			s, err := ad.AdoptLeg(actx, l)
+			if err == nil {
 				_ = s.Hangup(actx, errLeftCall)
 			}
 			cancel()
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				e.log.Warn("a left call's channel cannot be reached; trying later", "call_id", c.ID, "leg_id", l.ID, "err", err)
+				return errTryLater
+			}
 		}
 	}
 	now := e.opt.Now()
@@ -289,62 +340,98 @@ func (e *Engine) endLeftCall(ctx context.Context, c *Call, ad Adopter, reason, l
 // errLeftCall is the cause of the channels of a left call that is ended.
 var errLeftCall = errors.New("the engine node driving the call is gone")
 
+// adoption is what adopt made of a left call.
+type adoption int
+
+const (
+	adopted    adoption = iota // carried on by this node
+	notAdopted                 // cannot be carried on: end it with a record
+	adoptLater                 // not now (this node's own trouble): leave it live
+)
+
 // adopt carries on a bridged call that node left, when both parties'
 // channels and the bridge can be taken over: the call becomes this
 // node's (its record says so), and a run of its own waits for its end
 // as talk does, with the time limit and the alerts still due counted
-// from the bridge. It reports false, having hung up nothing, when the
-// call cannot be adopted.
-func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) bool {
+// from the bridge. A call not bridged, or whose party's channel is gone,
+// is notAdopted; one this node cannot take now (draining, its lease
+// lost, a request that failed) is adoptLater, and nothing of it is hung
+// up.
+func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) adoption {
 	log := e.log.With("call_id", c.ID, "node", node)
 	if c.State != StateBridged || c.BridgedAt == nil || c.Bridge == "" {
 		log.Warn("cannot adopt the call: not bridged", "state", c.State, "bridge", c.Bridge)
-		return false
+		return notAdopted
 	}
 	fromLeg, toLeg := answeredOn(c, SideFrom), answeredOn(c, SideTo)
 	if fromLeg == nil || toLeg == nil {
 		log.Warn("cannot adopt the call: a party's leg is not answered")
-		return false
+		return notAdopted
+	}
+	e.mu.Lock()
+	busy := e.draining || e.leaseLost.Load() || e.live[c.ID] != nil || len(e.live) >= e.opt.MaxLiveCalls
+	e.mu.Unlock()
+	if busy {
+		return adoptLater
 	}
 	actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
 	defer cancel()
-	from, err := ad.AdoptLeg(actx, fromLeg)
-	if err != nil {
-		log.Warn("cannot adopt the call: from's channel", "err", err)
-		return false
+	var parties [2]Session
+	for i, l := range []*Leg{fromLeg, toLeg} {
+		s, err := ad.AdoptLeg(actx, l)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			log.Warn("cannot adopt the call: a party's channel is gone", "leg_id", l.ID, "err", err)
+			return notAdopted
+		case err != nil:
+			log.Warn("cannot adopt the call now", "leg_id", l.ID, "err", err)
+			return adoptLater
+		}
+		parties[i] = s
 	}
-	to, err := ad.AdoptLeg(actx, toLeg)
-	if err != nil {
-		log.Warn("cannot adopt the call: to's channel", "err", err)
-		return false
-	}
+	from, to := parties[0], parties[1]
 	recording := ""
 	if c.RecordingURL != "" {
 		recording = RecordingName(c.Tenant, c.ID)
 	}
 	bridge, err := ad.AdoptBridge(actx, c.Bridge, from, to, recording)
 	if err != nil {
-		log.Warn("cannot adopt the call: its bridge", "err", err)
-		return false
+		log.Warn("cannot adopt the call's bridge now", "err", err)
+		return adoptLater
+	}
+	// Legs neither answered nor ended (a TO_ALL loser still being
+	// cancelled) must not ring on: their channels are hung up.
+	for _, l := range c.Legs {
+		if l != fromLeg && l != toLeg && l.State != LegEnded && !(l.Inbound && l.Channel == "") {
+			if s, err := ad.AdoptLeg(actx, l); err == nil {
+				_ = s.Hangup(actx, errLeftCall)
+			}
+		}
 	}
 	c.Node = e.opt.NodeID
 	run, err := e.adoptRun(ctx, c)
 	if err != nil {
-		log.Warn("cannot adopt the call", "err", err)
+		log.Warn("cannot adopt the call now", "err", err)
 		bridge.Close()
-		return false
+		return adoptLater
 	}
 	for _, l := range []*Leg{fromLeg, toLeg} {
 		if l.AgentID != "" {
 			run.held[l.AgentID] = true
 			run.answeredAgent[l.Side] = l.AgentID
+			// At once: the dead node's reservation may be about to lapse.
+			if e.opt.Agents != nil {
+				rctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
+				e.storeErr("reserve", e.opt.Agents.Reserve(rctx, c.Tenant, l.AgentID, c.ID, e.opt.Now(), agentLease))
+				cancel()
+			}
 		}
 	}
 	run.answered(fromLeg, from)
 	run.answered(toLeg, to)
 	log.Warn("adopted a call its node left live", "bridged_at", c.BridgedAt.String())
 	go run.run(func() { run.resume(from, to, bridge, fromLeg, toLeg) })
-	return true
+	return adopted
 }
 
 // answeredOn is the leg of side that is answered and not ended.
@@ -372,6 +459,9 @@ func (e *Engine) adoptRun(ctx context.Context, c *Call) (*callRun, error) {
 	case e.live[c.ID] != nil:
 		e.mu.Unlock()
 		return nil, fmt.Errorf("call %s is already live here", c.ID)
+	case len(e.live) >= e.opt.MaxLiveCalls:
+		e.mu.Unlock()
+		return nil, ErrTooManyCalls
 	}
 	run := newCallRun(e, c)
 	run.started = time.Now()

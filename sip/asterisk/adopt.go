@@ -87,17 +87,21 @@ func (b *Backend) AdoptLeg(ctx context.Context, leg *engine.Leg) (engine.Session
 	}
 	rctx, cancel := context.WithTimeout(ctx, b.cfg.requestTimeout())
 	defer cancel()
-	gone := func(err error) (engine.Session, error) {
+	fail := func(err error) (engine.Session, error) {
 		s.endRemote(ErrChannelGone)
 		s.stopLoop()
+		if errors.Is(err, ErrChannelGone) || errors.Is(err, ErrNotFound) {
+			// The engine's word for it: the channel is not there.
+			return nil, fmt.Errorf("asterisk: adopt channel %s: %w: %w", id, ErrChannelGone, engine.ErrNotFound)
+		}
 		return nil, fmt.Errorf("asterisk: adopt channel %s: %w", id, err)
 	}
 	if err := b.subscribe(rctx, "channel:"+id); err != nil {
-		return gone(err)
+		return fail(err)
 	}
 	var ch ariChannel
 	if err := b.c.do(rctx, http.MethodGet, esc("channels", id), nil, nil, &ch); err != nil {
-		return gone(err)
+		return fail(err)
 	}
 	s.created.Store(true)
 	if ch.State == "Up" {
@@ -145,7 +149,8 @@ func (b *Backend) AdoptBridge(ctx context.Context, handle string, x, y engine.Se
 	if err == nil {
 		err = b.c.do(rctx, http.MethodGet, esc("bridges", handle), nil, nil, &got)
 	}
-	if err == nil && slices.Contains(got.Channels, sx.id) && slices.Contains(got.Channels, sy.id) {
+	whole := err == nil && slices.Contains(got.Channels, sx.id) && slices.Contains(got.Channels, sy.id)
+	if whole {
 		if recording != "" {
 			br.rec = recordingName(recording)
 		}
@@ -153,11 +158,25 @@ func (b *Backend) AdoptBridge(ctx context.Context, handle string, x, y engine.Se
 		sx.log.Info("adopted bridge", "bridge_id", br.id, "peer_channel", sy.id)
 		return br, nil
 	}
-	// Gone or broken: the parties get a bridge of their own.
 	b.router.remove(rkey(ari.BridgeKey, br.id), br)
 	b.mu.Lock()
 	delete(b.bridges, br.id)
 	b.mu.Unlock()
+	gone := errors.Is(err, ErrChannelGone) || errors.Is(err, ErrNotFound)
+	if err != nil && !gone {
+		// Not known to be gone (a timeout, a 5xx): no second bridge.
+		return nil, fmt.Errorf("asterisk: adopt bridge %s: %w", handle, err)
+	}
+	if !gone {
+		// There, but without both parties: it is replaced, not left.
+		dctx, cancel := context.WithTimeout(ctx, b.cfg.requestTimeout())
+		derr := b.c.do(dctx, http.MethodDelete, esc("bridges", handle), nil, nil, nil)
+		cancel()
+		if derr != nil && !errors.Is(derr, ErrNotFound) {
+			return nil, fmt.Errorf("asterisk: adopt bridge %s: remove the broken bridge: %w", handle, derr)
+		}
+	}
+	// The parties get a bridge of their own.
 	sx.log.Info("bridge of the adopted call is gone, bridging anew", "bridge_id", handle, "err", err)
 	nb, err := b.Bridge(sx, sy)
 	if err != nil {
