@@ -244,6 +244,22 @@ func TestDeadNodesBridgedCallsAreAdopted(t *testing.T) {
 // side) is ended with a record, and its channels that are still up are
 // hung up, so nothing of it stays on the switch.
 func TestDeadNodesHuntingCallIsEndedAndHungUp(t *testing.T) {
+	st, sw, c := deadNodeHunting(t)
+	liveNodeOn(t, st, &pbxNode{pbx: sw}, "node-b")
+	got := storedCall(t, st, c.ID, func(c *engine.Call) bool { return !c.Live() })
+	if got.Outcome != engine.OutcomeFailed || got.HangupBy != engine.HangupSystem || !strings.Contains(got.Reason, "node-a stopped renewing") {
+		t.Fatalf("record: %s by %s: %q", got.Outcome, got.HangupBy, got.Reason)
+	}
+	if up := sw.up(); len(up) != 0 {
+		t.Fatalf("channels left up: %v", up)
+	}
+}
+
+// deadNodeHunting has node-a place a call whose from side answered on the
+// pbx and whose to side rings on, then die (no renewal, no write, no
+// hang-up reaches anything).
+func deadNodeHunting(t *testing.T) (*memory.Store, *pbx, *engine.Call) {
+	t.Helper()
 	st := memory.New(memory.Options{})
 	t.Cleanup(func() { st.Close() })
 	sw := &pbx{channels: map[string]*pbxChannel{}}
@@ -265,19 +281,19 @@ func TestDeadNodesHuntingCallIsEndedAndHungUp(t *testing.T) {
 	aDead.Store(true)
 	ba.dead.Store(true)
 	aLeases.frozen.Store(true)
-	b := engine.New(st, &pbxNode{pbx: sw}, engine.Options{NodeID: "node-b", Nodes: st, NodeLeaseTTL: testLeaseTTL})
-	bctx, stopB := context.WithCancel(context.Background())
-	t.Cleanup(stopB)
-	if err := b.StartLiveness(bctx); err != nil {
+	return st, sw, c
+}
+
+// liveNodeOn starts a node with liveness on st and backend b.
+func liveNodeOn(t *testing.T, st *memory.Store, b engine.Backend, id string) *engine.Engine {
+	t.Helper()
+	e := engine.New(st, b, engine.Options{NodeID: id, Nodes: st, NodeLeaseTTL: testLeaseTTL})
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	if err := e.StartLiveness(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := storedCall(t, st, c.ID, func(c *engine.Call) bool { return !c.Live() })
-	if got.Outcome != engine.OutcomeFailed || got.HangupBy != engine.HangupSystem || !strings.Contains(got.Reason, "node-a stopped renewing") {
-		t.Fatalf("record: %s by %s: %q", got.Outcome, got.HangupBy, got.Reason)
-	}
-	if up := sw.up(); len(up) != 0 {
-		t.Fatalf("channels left up: %v", up)
-	}
+	return e
 }
 
 // huntingNode answers from on the pbx and rings to through a fake that
@@ -298,35 +314,10 @@ func (h huntingNode) Dial(ctx context.Context, req engine.DialRequest, progress 
 // ended while they may be up: it stays live until they can, then ends
 // with its channels hung up.
 func TestLeftCallWaitsUntilItsChannelsCanBeReached(t *testing.T) {
-	st := memory.New(memory.Options{})
-	t.Cleanup(func() { st.Close() })
-	sw := &pbx{channels: map[string]*pbxChannel{}}
-	var aDead atomic.Bool
-	ba := &pbxNode{pbx: sw}
-	aLeases := &nodeLeases{NodeLeases: st}
-	fb := newFakeBackend(map[string]string{"5550002": "noanswer"})
-	a := engine.New(deadStore{st, &aDead}, huntingNode{pbxNode: ba, ring: fb}, engine.Options{NodeID: "node-a", Nodes: aLeases, NodeLeaseTTL: testLeaseTTL})
-	actx, stopA := context.WithCancel(context.Background())
-	t.Cleanup(stopA)
-	if err := a.StartLiveness(actx); err != nil {
-		t.Fatal(err)
-	}
-	c, err := a.Originate(context.Background(), "1", engine.CallRequest{From: side(dialer.OneByOne, 0, "5550001"), To: engine.SideRequest{Type: engine.TargetNumber, Values: []string{"5550002"}, Strategy: dialer.OneByOne, RingTime: 60}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	storedCall(t, st, c.ID, func(c *engine.Call) bool { return c.State == engine.StateDialingTo && len(c.Legs) == 2 })
-	aDead.Store(true)
-	ba.dead.Store(true)
-	aLeases.frozen.Store(true)
+	st, sw, c := deadNodeHunting(t)
 	bb := &pbxNode{pbx: sw}
 	bb.failing.Store(true)
-	b := engine.New(st, bb, engine.Options{NodeID: "node-b", Nodes: st, NodeLeaseTTL: testLeaseTTL})
-	bctx, stopB := context.WithCancel(context.Background())
-	t.Cleanup(stopB)
-	if err := b.StartLiveness(bctx); err != nil {
-		t.Fatal(err)
-	}
+	liveNodeOn(t, st, bb, "node-b")
 	// Several lease times pass with node-b unable to look: the call stays.
 	time.Sleep(4 * testLeaseTTL)
 	if got, _ := st.GetCall(context.Background(), c.ID); !got.Live() {
