@@ -409,8 +409,14 @@ func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) ad
 		}
 	}
 	c.Node = e.opt.NodeID
-	run, err := e.adoptRun(ctx, c)
-	if err != nil {
+	run, err := e.adoptRun(ctx, c, node)
+	switch {
+	case errors.Is(err, ErrNotOwner):
+		// Another node took it first (or it ended): it is not ours to
+		// touch; the bridge handle was only borrowed.
+		log.Warn("the call was taken over by another node first", "err", err)
+		return adoptLater
+	case err != nil:
 		log.Warn("cannot adopt the call now", "err", err)
 		bridge.Close()
 		return adoptLater
@@ -447,7 +453,7 @@ func answeredOn(c *Call, side SideName) *Leg {
 // adoptRun makes a run for an adopted call and writes the call as this
 // node's (it moves to this node's live calls, and its events to this
 // node's stream).
-func (e *Engine) adoptRun(ctx context.Context, c *Call) (*callRun, error) {
+func (e *Engine) adoptRun(ctx context.Context, c *Call, from string) (*callRun, error) {
 	e.mu.Lock()
 	switch {
 	case e.draining:
@@ -473,9 +479,16 @@ func (e *Engine) adoptRun(ctx context.Context, c *Call) (*callRun, error) {
 	e.mu.Unlock()
 	run.logEvents = e.opt.LogEvents == nil || e.opt.LogEvents(c.Tenant, c.Request)
 	sctx, cancel := context.WithTimeout(ctx, e.opt.StoreTimeout)
-	err := e.store.SaveCall(sctx, c, nil)
+	var err error
+	if taker, ok := e.store.(CallTaker); ok {
+		// Only while it is still the old node's live call: two nodes
+		// never both carry it on.
+		err = taker.TakeCall(sctx, c, from)
+	} else {
+		err = e.store.SaveCall(sctx, c, nil)
+	}
 	cancel()
-	e.storeErr("save_call", err)
+	e.storeErr("take_call", err)
 	if err != nil {
 		e.mu.Lock()
 		delete(e.live, c.ID)

@@ -215,3 +215,15 @@ func CheckLegs(c *Call, legs []*Leg) error {
 	}
 	return nil
 }
+
+// CallTaker is implemented by stores that can move a live call to
+// another node atomically: the node adopting a dead node's call takes it
+// only while the stored record is still live and still the old node's,
+// so two nodes can never both carry the same call on.
+type CallTaker interface {
+	// TakeCall writes c's own fields (c.Node the new owner) and indexes
+	// it as live for c.Node, if the stored call is live and owned by from;
+	// ErrNotOwner, writing nothing, if it is not (ended, or another node
+	// took it first); ErrNotFound if there is no such call.
+	TakeCall(ctx context.Context, c *Call, from string) error
+}

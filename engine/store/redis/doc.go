@@ -238,6 +238,10 @@
 // made again and the read repeated) or the read meets trimmed entries
 // (their XACK, then the pending entries after them).
 //
+// Node leases, once per method: 1 for LeaseNode, ReleaseNode (a script
+// each, the stream leases' own), LiveNodes and TakeCall (a compare and set
+// of the call's owner in one script, with the new node's live index).
+//
 // Agent side, once per method: 1 for PutAgent, GetAgent, GetAgents
 // (HMGET; 0 for no ids), ListAgents,
 // DeleteAgent, PutGroup, GetGroup, ListGroups, DeleteGroup, AgentStates

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -8,10 +9,12 @@ import (
 	"github.com/switchboard/switchboard/engine"
 )
 
-// NodeStore is a store that keeps node leases too.
+// NodeStore is a store that keeps node leases, and moves calls between
+// nodes, too.
 type NodeStore interface {
 	engine.Store
 	engine.NodeLeases
+	engine.CallTaker
 }
 
 // RunNodeLeases runs the conformance suite of node leases (the engine's
@@ -19,7 +22,8 @@ type NodeStore interface {
 // own. The contract: a lease is exclusive while it runs, renewed only by
 // its holder (and then for the new ttl), released only by it, and goes to
 // the next holder once its ttl has passed; leases are per node; LiveNodes
-// includes every node with a live call.
+// includes every node with a live call; TakeCall moves a call only while
+// it is live on the node it is taken from.
 func RunNodeLeases(t *testing.T, newStore func(t *testing.T) NodeStore) {
 	for _, tc := range []struct {
 		name string
@@ -28,6 +32,7 @@ func RunNodeLeases(t *testing.T, newStore func(t *testing.T) NodeStore) {
 		{"LeasesAreExclusive", testNodeLeasesExclusive},
 		{"LeasesExpire", testNodeLeasesExpire},
 		{"LiveNodes", testLiveNodes},
+		{"TakeCall", testTakeCall},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -107,5 +112,49 @@ func testLiveNodes(t *testing.T, s NodeStore) {
 		if !slices.Contains(nodes, want) {
 			t.Fatalf("LiveNodes %v lacks %s", nodes, want)
 		}
+	}
+}
+
+func testTakeCall(t *testing.T, s NodeStore) {
+	ctx := t.Context()
+	c := fullCall("take-1", "tenant-a", "node-x", base)
+	c.State, c.EndedAt, c.Outcome, c.HangupBy = engine.StateBridged, nil, "", ""
+	mustCreate(t, s, c)
+
+	taken := c.Clone()
+	taken.Node, taken.Reason = "node-y", "adopted"
+	if err := s.TakeCall(ctx, taken, "node-x"); err != nil {
+		t.Fatalf("TakeCall: %v", err)
+	}
+	got := mustGet(t, s, c.ID)
+	if got.Node != "node-y" || got.Reason != "adopted" || !got.Live() {
+		t.Fatalf("after TakeCall: node %s, reason %q, state %s", got.Node, got.Reason, got.State)
+	}
+	assertIDs(t, "node-y's live calls", mustLive(t, s, "node-y"), []string{c.ID})
+	assertIDs(t, "node-x's live calls", mustLive(t, s, "node-x"), nil)
+
+	// A second taker from the old node finds it is not node-x's any more.
+	again := c.Clone()
+	again.Node = "node-z"
+	if err := s.TakeCall(ctx, again, "node-x"); !errors.Is(err, engine.ErrNotOwner) {
+		t.Fatalf("a second TakeCall from node-x: %v", err)
+	}
+	if got := mustGet(t, s, c.ID); got.Node != "node-y" {
+		t.Fatalf("a refused TakeCall wrote: node %s", got.Node)
+	}
+	assertIDs(t, "node-z's live calls", mustLive(t, s, "node-z"), nil)
+
+	// An ended call is nobody's to take; a missing one is not found.
+	ended := mustGet(t, s, c.ID)
+	ended.State = engine.StateEnded
+	mustEnd(t, s, ended, 0)
+	late := c.Clone()
+	late.Node = "node-z"
+	if err := s.TakeCall(ctx, late, "node-y"); !errors.Is(err, engine.ErrNotOwner) {
+		t.Fatalf("TakeCall of an ended call: %v", err)
+	}
+	missing := fullCall("take-missing", "tenant-a", "node-x", base)
+	if err := s.TakeCall(ctx, missing, "node-x"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("TakeCall of no call: %v", err)
 	}
 }
