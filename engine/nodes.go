@@ -290,16 +290,7 @@ func (e *Engine) endLeftCall(ctx context.Context, c *Call, ad Adopter, reason, l
 		// Nothing of the call may stay up once its record says it ended:
 		// each channel is hung up, or found gone (ErrNotFound).
 		for _, l := range c.Legs {
-			if l.State == LegEnded || l.Inbound && l.Channel == "" {
-				continue
-			}
-			actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
-			s, err := ad.AdoptLeg(actx, l)
-			if err == nil {
-				_ = s.Hangup(actx, errLeftCall)
-			}
-			cancel()
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			if err := e.hangUpLeft(ctx, ad, l); err != nil && !errors.Is(err, ErrNotFound) {
 				e.log.Warn("a left call's channel cannot be reached; trying later", "call_id", c.ID, "leg_id", l.ID, "err", err)
 				return errTryLater
 			}
@@ -334,6 +325,25 @@ func (e *Engine) endLeftCall(ctx context.Context, c *Call, ad Adopter, reason, l
 	e.releaseLeftAgents(sctx, c, now)
 	e.events.publish(ended)
 	e.log.Warn("ended a call left live", "call_id", c.ID, "node", c.Node, "reason", reason)
+	return nil
+}
+
+// hangUpLeft hangs up the channel of one leg of a left call, if the leg
+// may have one (not ended; an inbound caller's only once answered): the
+// AdoptLeg error when it cannot be found (ErrNotFound: there is none). A
+// hang-up that fails is the backend's to retry (it keeps the channel as
+// an orphan), not a reason to keep the call.
+func (e *Engine) hangUpLeft(ctx context.Context, ad Adopter, l *Leg) error {
+	if l.State == LegEnded || l.Inbound && l.Channel == "" {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, e.opt.HangupTimeout)
+	defer cancel()
+	s, err := ad.AdoptLeg(actx, l)
+	if err != nil {
+		return err
+	}
+	_ = s.Hangup(actx, errLeftCall)
 	return nil
 }
 
@@ -402,10 +412,8 @@ func (e *Engine) adopt(ctx context.Context, c *Call, ad Adopter, node string) ad
 	// Legs neither answered nor ended (a TO_ALL loser still being
 	// cancelled) must not ring on: their channels are hung up.
 	for _, l := range c.Legs {
-		if l != fromLeg && l != toLeg && l.State != LegEnded && !(l.Inbound && l.Channel == "") {
-			if s, err := ad.AdoptLeg(actx, l); err == nil {
-				_ = s.Hangup(actx, errLeftCall)
-			}
+		if l != fromLeg && l != toLeg {
+			_ = e.hangUpLeft(ctx, ad, l)
 		}
 	}
 	c.Node = e.opt.NodeID

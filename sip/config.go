@@ -184,21 +184,13 @@ func (c Config) Validate() error {
 	if err := c.poolConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if len(c.Trunks) == 0 {
-		errs = append(errs, errors.New("sip: no trunks configured"))
+	for _, err := range dialer.CheckTrunks(len(c.Trunks),
+		func(i int) string { return c.Trunks[i].Name },
+		func(i int) []string { return c.Trunks[i].Prefixes }, validUser) {
+		errs = append(errs, fmt.Errorf("sip: %w", err))
 	}
-	names := map[string]bool{}
-	prefixes := map[string]string{}
-	defaults := 0
 	for i, t := range c.Trunks {
 		label := fmt.Sprintf("trunk %d (%q)", i, t.Name)
-		switch {
-		case t.Name == "":
-			errs = append(errs, fmt.Errorf("sip: trunk %d: name is empty", i))
-		case names[t.Name]:
-			errs = append(errs, fmt.Errorf("sip: duplicate trunk name %q", t.Name))
-		}
-		names[t.Name] = true
 		if !validHost(t.Host) {
 			errs = append(errs, fmt.Errorf("sip: %s: bad host %q (want an IP or a DNS name, no port)", label, t.Host))
 		}
@@ -219,22 +211,6 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("sip: %s: source %q: %w", label, src, err))
 			}
 		}
-		if len(t.Prefixes) == 0 {
-			defaults++
-		}
-		for _, p := range t.Prefixes {
-			if p == "" || !validUser(p) {
-				errs = append(errs, fmt.Errorf("sip: %s: bad prefix %q", label, p))
-				continue
-			}
-			if other, dup := prefixes[p]; dup {
-				errs = append(errs, fmt.Errorf("sip: prefix %q is on trunks %q and %q", p, other, t.Name))
-			}
-			prefixes[p] = t.Name
-		}
-	}
-	if defaults > 1 {
-		errs = append(errs, errors.New("sip: more than one trunk without prefixes (default route is ambiguous)"))
 	}
 	return errors.Join(errs...)
 }

@@ -168,43 +168,19 @@ func (c Config) Validate() error {
 	if c.ReconnectMin > 0 && c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax {
 		errs = append(errs, fmt.Errorf("asterisk: reconnect min %v is above max %v", c.ReconnectMin, c.ReconnectMax))
 	}
-	if len(c.Trunks) == 0 {
-		errs = append(errs, errors.New("asterisk: no trunks configured"))
+	for _, err := range dialer.CheckTrunks(len(c.Trunks),
+		func(i int) string { return c.Trunks[i].Name },
+		func(i int) []string { return c.Trunks[i].Prefixes }, validNumber) {
+		errs = append(errs, fmt.Errorf("asterisk: %w", err))
 	}
-	names := map[string]bool{}
-	prefixes := map[string]string{}
-	defaults := 0
 	for i, t := range c.Trunks {
 		label := fmt.Sprintf("trunk %d (%q)", i, t.Name)
-		switch {
-		case t.Name == "":
-			errs = append(errs, fmt.Errorf("asterisk: trunk %d: name is empty", i))
-		case names[t.Name]:
-			errs = append(errs, fmt.Errorf("asterisk: duplicate trunk name %q", t.Name))
-		}
-		names[t.Name] = true
 		if err := validEndpoint(t.Endpoint); err != nil {
 			errs = append(errs, fmt.Errorf("asterisk: %s: endpoint %q: %w", label, t.Endpoint, err))
 		}
 		if t.CallerID != "" && !validNumber(t.CallerID) {
 			errs = append(errs, fmt.Errorf("asterisk: %s: bad caller id %q", label, t.CallerID))
 		}
-		if len(t.Prefixes) == 0 {
-			defaults++
-		}
-		for _, p := range t.Prefixes {
-			if !validNumber(p) {
-				errs = append(errs, fmt.Errorf("asterisk: %s: bad prefix %q", label, p))
-				continue
-			}
-			if other, dup := prefixes[p]; dup {
-				errs = append(errs, fmt.Errorf("asterisk: prefix %q is on trunks %q and %q", p, other, t.Name))
-			}
-			prefixes[p] = t.Name
-		}
-	}
-	if defaults > 1 {
-		errs = append(errs, errors.New("asterisk: more than one trunk without prefixes (default route is ambiguous)"))
 	}
 	return errors.Join(errs...)
 }
